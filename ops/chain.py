@@ -1,0 +1,146 @@
+"""Jobs: a list of operations run in order, each step's output feeding the next.
+
+Planning validates every step (parameters and engines) before any pixel is touched, and
+reports all problems of all steps at once; running records, per step, what really happened.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .engines import Engine, RunContext, choose
+from .engines.base import ProgressFn
+from .errors import ParamValidationError, ProcessingError, StudioError, UnknownOperationError, Violation
+from .imageio import Picture
+from .operation import Operation
+from .params import Params, violations_from
+from .registry import get_model, get_operation
+
+log = logging.getLogger(__name__)
+
+
+class StepRequest(BaseModel):
+    """One step as the REST API (spec 000) and the CLI express it."""
+
+    model_config = ConfigDict(extra="forbid")
+    type: str = Field(description="Operation name.")
+    params: dict[str, Any] = Field(default_factory=dict)
+    engine: str = Field("auto", description="Engine name, or auto for the best that can run here.")
+
+
+@dataclass(frozen=True)
+class PlannedStep:
+    operation: Operation
+    params: Params
+    engine: Engine
+    notes: tuple[str, ...] = ()
+
+    @property
+    def credits(self) -> int:
+        return self.operation.cost(self.params)
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    operation: str
+    engine: str
+    params: dict[str, Any]
+    seconds: float
+    input_size: tuple[int, int]
+    output_size: tuple[int, int]
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ChainResult:
+    picture: Picture
+    steps: list[StepRecord]
+
+    @property
+    def warnings(self) -> list[str]:
+        return [w for s in self.steps for w in s.warnings]
+
+
+def plan(steps: Sequence[Mapping[str, Any] | StepRequest], location: str = "operations") -> list[PlannedStep]:
+    """Validate a whole job; raise one ParamValidationError naming every bad step and field."""
+    if not steps:
+        raise ParamValidationError([Violation(location, "at least one operation is required")])
+    violations: list[Violation] = []
+    validated: list[tuple[Operation, Params, str, str]] = []
+    for i, raw in enumerate(steps):
+        where = f"{location}[{i}]"
+        try:
+            request = raw if isinstance(raw, StepRequest) else StepRequest.model_validate(raw)
+        except ValidationError as exc:
+            violations += violations_from(exc, where)
+            continue
+        try:
+            operation = get_operation(request.type)
+        except UnknownOperationError as exc:
+            violations.append(Violation(f"{where}.type", exc.message))
+            continue
+        try:
+            validated.append((operation, operation.validate(request.params, prefix=f"{where}.params"), request.engine, where))
+        except ParamValidationError as exc:
+            violations += exc.violations
+    if violations:
+        raise ParamValidationError(violations)
+    planned = []
+    for operation, params, engine, where in validated:
+        choice = choose(operation, engine, location=f"{where}.engine")
+        planned.append(PlannedStep(operation, params, choice.engine, choice.warnings))
+    return planned
+
+
+def plan_model(model_name: str) -> list[PlannedStep]:
+    return plan(get_model(model_name).steps, location=f"model {model_name}")
+
+
+def run(picture: Picture, steps: Sequence[PlannedStep], progress: ProgressFn | None = None) -> ChainResult:
+    records = []
+    for index, step in enumerate(steps):
+        ctx = RunContext(_scaled(progress, index, len(steps), step.operation.name))
+        for note in (picture.notes if index == 0 else ()) + step.notes:
+            ctx.warn(note)
+        started = time.perf_counter()
+        before = (picture.width, picture.height)
+        try:
+            picture = step.engine.run(picture, step.params, ctx)
+        except StudioError:
+            raise
+        except MemoryError:
+            raise ProcessingError(f"{step.operation.name}: out of memory on a {before[0]}x{before[1]} image") from None
+        except Exception as exc:
+            log.exception("engine %s failed", step.engine.name)
+            raise ProcessingError(
+                f"{step.operation.name}: the {step.engine.name} engine failed ({type(exc).__name__}: {exc})"
+            ) from exc
+        records.append(
+            StepRecord(
+                operation=step.operation.name,
+                engine=step.engine.name,
+                params=step.params.model_dump(exclude_none=True),
+                seconds=round(time.perf_counter() - started, 4),
+                input_size=before,
+                output_size=(picture.width, picture.height),
+                warnings=list(ctx.warnings),
+            )
+        )
+        ctx.report(1.0, "done")
+    return ChainResult(picture, records)
+
+
+def _scaled(progress: ProgressFn | None, index: int, total: int, name: str) -> ProgressFn | None:
+    if progress is None:
+        return None
+
+    def report(fraction: float, message: str) -> None:
+        progress((index + fraction) / total, f"{name}: {message}" if message else name)
+
+    return report

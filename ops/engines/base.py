@@ -1,0 +1,51 @@
+"""The engine contract and the engine registry (one instance per engine name)."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import ClassVar
+
+from ..imageio import Picture
+from ..params import Params
+
+ProgressFn = Callable[[float, str], None]
+
+
+class RunContext:
+    """What an engine may use while it runs: progress reporting and warnings for the job result."""
+
+    def __init__(self, progress: ProgressFn | None = None) -> None:
+        self._progress = progress
+        self.warnings: list[str] = []
+
+    def warn(self, message: str) -> None:
+        if message not in self.warnings:
+            self.warnings.append(message)
+
+    def report(self, fraction: float, message: str = "") -> None:
+        if self._progress:
+            self._progress(min(max(fraction, 0.0), 1.0), message)
+
+
+class Engine(ABC):
+    name: ClassVar[str]
+    operations: ClassVar[tuple[str, ...]]
+    description: ClassVar[str] = ""
+
+    def unavailable_reason(self) -> str | None:
+        """``None`` when the engine can run here, else why not (e.g. weights missing, how to fetch)."""
+        return None
+
+    @abstractmethod
+    def run(self, picture: Picture, params: Params, ctx: RunContext) -> Picture: ...
+
+
+ENGINES: dict[str, Engine] = {}
+
+
+def register(cls: type[Engine]) -> type[Engine]:
+    if cls.name in ENGINES:
+        raise ValueError(f"engine {cls.name!r} registered twice")
+    ENGINES[cls.name] = cls()
+    return cls

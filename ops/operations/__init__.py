@@ -1,0 +1,25 @@
+"""The 15 operations of spec 000, one declaration each, in the spec's order."""
+
+from .background import BLUR_BACKGROUND, REMOVE_BACKGROUND, REPLACE_BACKGROUND, SMART_CROP
+from .convert import COMPRESS_OPTIMIZE, CONVERT, CROP_RESIZE
+from .restore import DEBLUR, DENOISE, ENHANCE_FACE, RESTORE_OLD_PHOTO
+from .retouch import REMOVE_OBJECT, REMOVE_TEXT
+from .upscale import ENHANCE, ENHANCE_ANIME
+
+ALL = (
+    ENHANCE,
+    ENHANCE_ANIME,
+    ENHANCE_FACE,
+    DENOISE,
+    DEBLUR,
+    RESTORE_OLD_PHOTO,
+    REMOVE_BACKGROUND,
+    REPLACE_BACKGROUND,
+    BLUR_BACKGROUND,
+    SMART_CROP,
+    REMOVE_OBJECT,
+    REMOVE_TEXT,
+    COMPRESS_OPTIMIZE,
+    CROP_RESIZE,
+    CONVERT,
+)

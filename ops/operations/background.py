@@ -1,0 +1,80 @@
+"""Subject segmentation (spec 000: remove-/replace-/blur-background, smart-crop)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from ..operation import Operation, PerValue
+from ..params import Params, RequiredWhen
+from .fields import HexColour, ImageFormat
+
+SEGMENTATION_ENGINES = ("birefnet-general", "isnet-general-use", "u2net_human_seg", "u2netp")
+
+
+class RemoveBackgroundParams(Params):
+    output_format: ImageFormat = Field("png", description="png keeps transparency; jpg flattens onto white.")
+
+
+class ReplaceBackgroundParams(Params):
+    rules = (
+        RequiredWhen("background_color", when="background_type", equals="color"),
+        RequiredWhen("background_image_key", when="background_type", equals="image"),
+        RequiredWhen("background_prompt", when="background_type", equals="prompt"),
+    )
+    background_type: Literal["color", "image", "transparent", "prompt"] = Field(description="What goes behind the subject.")
+    background_color: HexColour | None = Field(None, description="Used when background_type is color.")
+    background_image_key: str | None = Field(
+        None, min_length=1, description="Storage key of an uploaded image, used when background_type is image."
+    )
+    background_prompt: str | None = Field(
+        None, min_length=1, max_length=1000, description="Scene to generate, used when background_type is prompt."
+    )
+
+
+class BlurBackgroundParams(Params):
+    blur_radius: int = Field(20, ge=1, le=100, description="Blur radius in pixels of the background.")
+    output_format: ImageFormat = Field("png", description="Output file format.")
+
+
+class SmartCropParams(Params):
+    aspect_ratio: Literal["1:1", "4:3", "16:9", "9:16", "3:2", "2:3"] = Field("1:1", description="Shape of the crop.")
+    padding_percent: float = Field(5.0, ge=0, le=30, description="Room kept around the subject, in percent.")
+
+
+REMOVE_BACKGROUND = Operation(
+    name="remove-background",
+    summary="Remove image background with AI",
+    params=RemoveBackgroundParams,
+    group="Background",
+    engines=SEGMENTATION_ENGINES,
+    credits=1,
+)
+
+REPLACE_BACKGROUND = Operation(
+    name="replace-background",
+    summary="Replace background with a color, image, or AI-generated scene",
+    params=ReplaceBackgroundParams,
+    group="Background",
+    engines=SEGMENTATION_ENGINES,
+    credits=PerValue("background_type", {"prompt": 3}, default=1),
+)
+
+BLUR_BACKGROUND = Operation(
+    name="blur-background",
+    summary="Blur background while keeping subject sharp",
+    params=BlurBackgroundParams,
+    group="Background",
+    engines=SEGMENTATION_ENGINES,
+    credits=1,
+)
+
+SMART_CROP = Operation(
+    name="smart-crop",
+    summary="AI-powered intelligent cropping to aspect ratio",
+    params=SmartCropParams,
+    group="Background",
+    engines=("saliency-and-faces",),
+    credits=1,
+)

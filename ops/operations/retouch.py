@@ -1,0 +1,40 @@
+"""Inpainting (spec 000: remove-object, remove-text)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from ..operation import Operation
+from ..params import Params, RequiredWhen
+from .fields import DataUrl
+
+
+class RemoveObjectParams(Params):
+    mask_data_url: DataUrl = Field(description="base64 data URL of the mask; white marks what to remove.")
+
+
+class RemoveTextParams(Params):
+    rules = (RequiredWhen("mask_data_url", when="auto_detect", equals=False),)
+    auto_detect: bool = Field(True, description="Find text automatically; when off, mask_data_url is required.")
+    mask_data_url: DataUrl | None = Field(None, description="base64 data URL of the mask (when auto_detect is false).")
+
+
+INPAINTING_ENGINES = ("big-lama", "inpaint-offline")
+
+REMOVE_OBJECT = Operation(
+    name="remove-object",
+    summary="Inpaint/remove objects from a masked region",
+    params=RemoveObjectParams,
+    group="Retouch",
+    engines=INPAINTING_ENGINES,
+    credits=2,
+)
+
+REMOVE_TEXT = Operation(
+    name="remove-text",
+    summary="Remove text and watermarks with AI",
+    params=RemoveTextParams,
+    group="Retouch",
+    engines=("ppocr-v4-det",),
+    credits=2,
+)

@@ -1,0 +1,76 @@
+"""One image through a planned job: decode, run the chain, encode. Used by CLI, app and API alike."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import chain
+from .chain import ChainResult, PlannedStep
+from .engines.base import ProgressFn
+from .errors import InputError
+from .imageio import Encoded, OutputFormat, encode, read_image
+
+
+@dataclass(frozen=True)
+class OutputOptions:
+    format: OutputFormat | None = None  # None: the chain's choice, else the input's format
+    quality: int | None = None
+    keep_exif: bool = False  # spec 002 "exif"
+    dpi: int | None = None  # spec 002 "DPI"
+
+
+@dataclass(frozen=True)
+class Processed:
+    encoded: Encoded
+    result: ChainResult
+    input_bytes: int
+    input_size: tuple[int, int]
+
+    @property
+    def warnings(self) -> list[str]:
+        return self.result.warnings + [w for w in self.encoded.warnings if w not in self.result.warnings]
+
+    @property
+    def engines(self) -> list[str]:
+        return [s.engine for s in self.result.steps]
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "input_bytes": self.input_bytes,
+            "output_bytes": len(self.encoded.data),
+            "input_size": list(self.input_size),
+            "output_size": [self.encoded.width, self.encoded.height],
+            "format": self.encoded.format,
+            "steps": [
+                {
+                    "operation": s.operation,
+                    "engine": s.engine,
+                    "params": s.params,
+                    "seconds": s.seconds,
+                    "warnings": s.warnings,
+                }
+                for s in self.result.steps
+            ],
+            "warnings": self.warnings,
+        }
+
+
+def process(
+    source: bytes | str | Path,
+    steps: Sequence[PlannedStep],
+    options: OutputOptions = OutputOptions(),
+    progress: ProgressFn | None = None,
+) -> Processed:
+    picture = read_image(source)
+    result = chain.run(picture, steps, progress)
+    produced = result.picture.target_format
+    if options.format and produced and options.format != produced:
+        raise InputError(
+            f"the job produces {produced.upper()} but the output was asked to be {options.format.upper()}; "
+            "name the output accordingly"
+        )
+    encoded = encode(result.picture, options.format, options.quality, options.keep_exif, options.dpi)
+    return Processed(encoded, result, picture.source_bytes or 0, (picture.width, picture.height))

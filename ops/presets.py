@@ -1,0 +1,74 @@
+"""The model names of spec 002, each a named chain of operations with chosen engines.
+
+A preset never adds processing of its own: running one is exactly running its steps, so the
+job result names the engines that ran, step by step.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .operation import Preset
+
+
+def step(operation: str, engine: str = "auto", **params: Any) -> dict[str, Any]:
+    return {"type": operation, "params": params, "engine": engine}
+
+
+def _face(name: str, display: str, scale: int, engine: str, level: float, coins: int, summary: str) -> Preset:
+    return Preset(
+        name=name,
+        display_name=display,
+        summary=summary,
+        steps=(step("enhance", scale=scale), step("enhance-face", engine=engine, enhancement_level=level)),
+        coins=coins,
+    )
+
+
+def _upscale(name: str, display: str, scale: int, engine: str, coins: int, summary: str) -> Preset:
+    return Preset(name=name, display_name=display, summary=summary, steps=(step("enhance", engine=engine, scale=scale),), coins=coins)
+
+
+CLEAR = "Upscale, then restore faces with GFPGAN at full strength: crisp, clean faces."
+NATURAL = "Upscale, then restore faces with CodeFormer at balanced fidelity: natural skin and identity."
+GENERAL = "Real-ESRGAN x4plus: strong detail synthesis for everyday photos."
+FIDELITY = "realesr-general-x4v3 with its denoise blend: less hallucination, stays close to the original."
+
+PRESETS: tuple[Preset, ...] = (
+    _face("face_2x", "Face Clear Model 2x", 2, "gfpgan-v1.4", 1.0, 30, CLEAR),
+    _face("face_4x", "Face Clear Model 4x", 4, "gfpgan-v1.4", 1.0, 45, CLEAR),
+    _face("face_v2_2x", "Face Natural Model 2x", 2, "codeformer", 0.5, 30, NATURAL),
+    _face("face_v2_4x", "Face Natural Model 4x", 4, "codeformer", 0.5, 45, NATURAL),
+    _upscale("general_2x", "General Enhance Model 2x", 2, "realesrgan-x4plus", 20, GENERAL),
+    _upscale("general_4x", "General Enhance Model 4x", 4, "realesrgan-x4plus", 30, GENERAL),
+    _upscale("high_fidelity_2x", "High Fidelity Model 2x", 2, "realesr-general-x4v3", 25, FIDELITY),
+    _upscale("high_fidelity_4x", "High Fidelity Model 4x", 4, "realesr-general-x4v3", 35, FIDELITY),
+    Preset(
+        name="sharpen_denoise",
+        display_name="Sharp Denoise Model",
+        summary="Strong denoising followed by deblurring: clean and crisp.",
+        steps=(step("denoise", enhancement_level=0.8), step("deblur", strength=1.0)),
+        coins=20,
+    ),
+    Preset(
+        name="detail_denoise",
+        display_name="Detail Denoise Model",
+        summary="Gentle denoising that keeps fine texture.",
+        steps=(step("denoise", enhancement_level=0.4),),
+        coins=20,
+    ),
+    Preset(
+        name="generative_portrait",
+        display_name="Generative Portrait Model",
+        summary="2x GAN upscale, then CodeFormer at low fidelity: the most re-synthesised faces.",
+        steps=(step("enhance", engine="realesrgan-x4plus", scale=2), step("enhance-face", engine="codeformer", enhancement_level=1.0)),
+        coins=75,
+    ),
+    Preset(
+        name="generative",
+        display_name="Generative Enhance Model",
+        summary="Light denoise, then 4x GAN upscale with the most detail synthesis.",
+        steps=(step("denoise", enhancement_level=0.3), step("enhance", engine="realesrgan-x4plus", scale=4)),
+        coins=60,
+    ),
+)
