@@ -98,6 +98,14 @@ def plan(steps: Sequence[Mapping[str, Any] | StepRequest], location: str = "oper
     return planned
 
 
+def plan_one(operation: str, params: Mapping[str, Any], engine: str = "auto") -> list[PlannedStep]:
+    """A one-step job, with error locations relative to its own parameters (for the UI)."""
+    op = get_operation(operation)
+    validated = op.validate(params)
+    choice = choose(op, engine)
+    return [PlannedStep(op, validated, choice.engine, choice.warnings)]
+
+
 def plan_model(model_name: str) -> list[PlannedStep]:
     return plan(get_model(model_name).steps, location=f"model {model_name}")
 

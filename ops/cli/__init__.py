@@ -12,7 +12,7 @@ from typing import Any
 from tqdm import tqdm
 
 from .. import chain
-from ..errors import StudioError
+from ..errors import InputError, StudioError
 from ..imageio import format_from_name
 from ..pipeline import OutputOptions, process
 from ..registry import MODELS, OPERATIONS
@@ -134,11 +134,11 @@ def _run_all(jobs: list[Job], planned: list[chain.PlannedStep], args: argparse.N
 
 def _one(job: Job, planned: list[chain.PlannedStep], options: OutputOptions, target: Path | None, namer: OutputNamer) -> dict[str, Any]:
     if job.missing:
-        raise StudioError(f"no such file: {job.source}")
+        raise InputError(f"no such file: {job.source}")
     done = process(job.source, planned, options)
     target = target or namer.path_for(job, done.encoded.extension)
     if target.exists() and target.resolve() == job.source.resolve():
-        raise StudioError("refusing to overwrite the input file; choose another output")
+        raise InputError("refusing to overwrite the input file; choose another output")
     _write_atomic(target, done.encoded.data)
     return {"input": str(job.source), "output": str(target), "ok": True, **done.summary()}
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from ..errors import ImageTooLargeError, ParamValidationError, Violation
+from ..errors import ParamValidationError, Violation
 from ..imageio import Picture
+from ..imageio.limits import check_dimensions
 from ..imageio.resample import resize
 from ..operations.convert import Crop, CropResizeParams, Resize
-from ..settings import get_settings
 from .base import Engine, RunContext, register
 
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1 (exclusive)
@@ -59,18 +59,9 @@ class CropResize(Engine):
         if params.resize is not None:
             height, width = pixels.shape[:2]
             new_w, new_h = target_size(params.resize, width, height)
-            _check_output_size(new_w, new_h)
+            check_dimensions(new_w, new_h, what="the result would be")
             pixels = resize(pixels, new_w, new_h)
         return picture.with_pixels(pixels.copy())
-
-
-def _check_output_size(width: int, height: int) -> None:
-    settings = get_settings()
-    if width * height > settings.max_pixels:
-        raise ImageTooLargeError(
-            f"the result would be {width}x{height} ({width * height / 1e6:.1f} MP), over the limit of "
-            f"{settings.max_pixels / 1e6:.1f} MP (STUDIO_MAX_PIXELS)"
-        )
 
 
 register(CropResize)

@@ -8,6 +8,7 @@ truncate it to 8 bits.
 from __future__ import annotations
 
 import io
+import re
 import warnings
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from PIL import Image, ImageCms
 
 from ..errors import ImageDecodeError, ImageTooLargeError
 from ..settings import get_settings
+from .limits import check_bytes, check_dimensions, megapixels
 from .picture import Picture
 from .pixels import orient
 
@@ -30,6 +32,7 @@ ACCEPTED_NAMES = "JPEG, PNG, WebP, GIF, BMP, TIFF, HEIC, AVIF"
 EXIF_ORIENTATION = 0x0112
 
 _SRGB = ImageCms.createProfile("sRGB")
+_PILLOW_DEFAULT_LIMIT = Image.MAX_IMAGE_PIXELS or 0
 
 
 def read_image(source: str | Path | bytes) -> Picture:
@@ -37,11 +40,8 @@ def read_image(source: str | Path | bytes) -> Picture:
     if isinstance(source, bytes):
         return decode(source)
     path = Path(source)
-    limit = get_settings().max_bytes
     try:
-        size = path.stat().st_size
-        if size > limit:
-            raise ImageTooLargeError(f"file is {size:,} bytes, over the limit of {limit:,} (STUDIO_MAX_BYTES)")
+        check_bytes(path.stat().st_size)  # before reading a huge file into memory
         data = path.read_bytes()
     except OSError as exc:
         raise ImageDecodeError(f"cannot read {path.name}: {exc.strerror or exc}") from None
@@ -52,17 +52,20 @@ def decode(data: bytes) -> Picture:
     settings = get_settings()
     if not data:
         raise ImageDecodeError("the file is empty (0 bytes)")
-    if len(data) > settings.max_bytes:
-        raise ImageTooLargeError(
-            f"file is {len(data):,} bytes, over the limit of {settings.max_bytes:,} (STUDIO_MAX_BYTES)"
-        )
-    Image.MAX_IMAGE_PIXELS = settings.max_pixels  # Pillow's own guard agrees with ours
+    check_bytes(len(data))
+    # Pillow's own guard stays on but never below ours, so our clearer check speaks first
+    Image.MAX_IMAGE_PIXELS = max(settings.max_pixels, _PILLOW_DEFAULT_LIMIT)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
     except Image.DecompressionBombError as exc:
-        raise ImageTooLargeError(f"image refused as a decompression bomb: {exc}") from None
+        claimed = re.search(r"\((\d+) pixels\)", str(exc))
+        size = megapixels(int(claimed.group(1))) if claimed else "its size"
+        raise ImageTooLargeError(
+            f"image refused as a decompression bomb: {size} is far over the limit of "
+            f"{megapixels(settings.max_pixels)} (STUDIO_MAX_PIXELS)"
+        ) from None
     except Exception:
         raise ImageDecodeError(f"not a recognised image: the content is none of {ACCEPTED_NAMES}") from None
     _check_dimensions(image.size)
@@ -91,15 +94,10 @@ def decode(data: bytes) -> Picture:
 
 
 def _check_dimensions(size: tuple[int, int]) -> None:
-    settings = get_settings()
     width, height = size
     if width < 1 or height < 1:
         raise ImageDecodeError(f"the image claims an impossible size {width}x{height}")
-    if width * height > settings.max_pixels or max(width, height) > settings.max_side:
-        raise ImageTooLargeError(
-            f"image is {width}x{height} ({width * height / 1e6:.1f} MP), over the limit of "
-            f"{settings.max_pixels / 1e6:.1f} MP / {settings.max_side} px per side (STUDIO_MAX_PIXELS, STUDIO_MAX_SIDE)"
-        )
+    check_dimensions(width, height)
 
 
 def _reason(exc: Exception) -> str:

@@ -1,0 +1,54 @@
+"""The Gradio app: every runnable tab answers through gradio_client under its operation name."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+
+import pytest
+from PIL import Image
+
+from tests.conftest import EXAMPLES
+
+gradio_client = pytest.importorskip("gradio_client")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[gradio_client.Client]:
+    from webui.app import build
+
+    demo = build()
+    demo.queue()
+    port = free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        yield gradio_client.Client(f"http://127.0.0.1:{port}/", verbose=False)
+    finally:
+        demo.close()
+
+
+def test_free_operations_are_api_endpoints_named_after_the_operation(client: gradio_client.Client) -> None:
+    endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    assert {"/compress-optimize", "/crop-resize", "/convert"} <= set(endpoints)
+
+
+def test_each_free_operation_runs_through_the_api(client: gradio_client.Client) -> None:
+    photo = gradio_client.handle_file(str(EXAMPLES / "cup.jpg"))
+    (before, after), download, report = client.predict(photo, 60, api_name="/compress-optimize")
+    assert Image.open(download).format == "JPEG" and "pillow-jpeg" in report
+    _, download, report = client.predict(photo, "", "", 120, None, True, api_name="/crop-resize")
+    assert Image.open(download).size == (120, 80) and "pillow-resample" in report
+    _, download, report = client.predict(photo, "webp", 80, api_name="/convert")
+    assert Image.open(download).format == "WEBP" and "pillow-codecs" in report
+
+
+def test_errors_reach_the_client_as_messages(client: gradio_client.Client) -> None:
+    photo = gradio_client.handle_file(str(EXAMPLES / "cup.jpg"))
+    with pytest.raises(Exception, match="at least one of crop, resize"):
+        client.predict(photo, "", "", None, None, True, api_name="/crop-resize")

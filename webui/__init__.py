@@ -1,0 +1,1 @@
+"""The web UI: Gradio tabs generated from the operation registry."""

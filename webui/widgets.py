@@ -1,0 +1,88 @@
+"""Gradio widgets generated from parameter descriptions, and their values turned back into params."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import gradio as gr
+
+from ops.schema import FieldSpec, fields_of
+from ops.params import Params
+
+
+@dataclass(frozen=True)
+class Widget:
+    path: str  # dotted parameter path, e.g. "resize.width"
+    spec: FieldSpec
+    component: gr.components.Component
+
+
+def build(model: type[Params]) -> list[Widget]:
+    """Render every parameter (nested groups as labelled groups); return them in input order."""
+    return _build(fields_of(model), "")
+
+
+def _build(fields: list[FieldSpec], prefix: str) -> list[Widget]:
+    widgets: list[Widget] = []
+    for spec in fields:
+        path = f"{prefix}{spec.name}"
+        if spec.kind == "group":
+            with gr.Group():
+                gr.Markdown(f"**{spec.name}** — {spec.description} {' '.join(spec.rules)}".strip())
+                widgets += _build(list(spec.children), f"{path}.")
+            continue
+        widgets.append(Widget(path, spec, _component(spec, path)))
+    return widgets
+
+
+def _component(spec: FieldSpec, path: str) -> gr.components.Component:
+    label = f"{path}{'' if spec.required else ' (optional)'}"
+    info = spec.description or None
+    if spec.kind == "choice":
+        return gr.Dropdown(choices=list(spec.choices), value=spec.default, label=label, info=info)
+    if spec.kind == "bool":
+        return gr.Checkbox(value=bool(spec.default), label=label, info=info)
+    if spec.kind in ("int", "float"):
+        step = 1 if spec.kind == "int" else 0.01
+        if spec.minimum is not None and spec.maximum is not None and spec.default is not None:
+            return gr.Slider(spec.minimum, spec.maximum, value=spec.default, step=step, label=label, info=info)
+        return gr.Number(value=spec.default, label=label, info=info, precision=0 if spec.kind == "int" else None,
+                         minimum=spec.minimum, maximum=spec.maximum)
+    if spec.kind == "colour":
+        return gr.ColorPicker(value=spec.default or "#ffffff", label=label, info=info)
+    placeholder = "x, y, w, h" if spec.kind == "box" else None
+    return gr.Textbox(value=spec.default or "", label=label, info=info, placeholder=placeholder)
+
+
+def to_params(widgets: list[Widget], values: tuple[Any, ...]) -> dict[str, Any]:
+    """Widget values -> nested params dict.
+
+    Empty inputs are left out, and so is a nested group whose inputs all still hold their
+    defaults (an untouched "resize" box means no resize, not an empty one).
+    """
+    params: dict[str, Any] = {}
+    touched = {w.path.rpartition(".")[0] for w, v in zip(widgets, values, strict=True) if _value(w.spec, v) not in (None, w.spec.default)}
+    for widget, value in zip(widgets, values, strict=True):
+        value = _value(widget.spec, value)
+        group = widget.path.rpartition(".")[0]
+        if value is None or (group and group not in touched):
+            continue
+        *parents, leaf = widget.path.split(".")
+        node = params
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return params
+
+
+def _value(spec: FieldSpec, value: Any) -> Any:
+    if value is None or value == "":
+        return None
+    if spec.kind == "box":
+        return [float(v) for v in str(value).replace(",", " ").split()]
+    if spec.kind == "int":
+        return int(value)
+    if spec.kind == "choice" and isinstance(spec.choices[0], int):
+        return int(value)
+    return value
