@@ -16,7 +16,7 @@ from ops.pipeline import OutputOptions, process
 from tests.corpus import jpeg_bytes, photo, png_bytes
 
 SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
-# a distinct, real profile: sRGB primaries with a custom description, so "kept" can't be confused with "default"
+# a real profile other than sRGB, so "kept" cannot be mistaken for "re-created"; the bytes must survive unchanged
 CUSTOM_ICC = ImageCms.ImageCmsProfile(ImageCms.createProfile("LAB")).tobytes()
 
 

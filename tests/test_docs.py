@@ -1,0 +1,17 @@
+"""The README's operation tables are generated from the registry and must match it."""
+
+from __future__ import annotations
+
+from ops.cli import listing
+from tests.conftest import ROOT
+
+
+def test_readme_operation_tables_are_current() -> None:
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("<!-- operations -->")[1].split("<!-- /operations -->")[0].strip()
+    assert block == listing.markdown(), "run: python -m ops list --markdown, and paste it into README.md"
+
+
+def test_readme_declares_a_gradio_space() -> None:
+    head = (ROOT / "README.md").read_text().split("---")[1]
+    assert "sdk: gradio" in head and "app_file: app.py" in head
