@@ -17,7 +17,7 @@ from ..imageio import format_from_name
 from ..pipeline import OutputOptions, process
 from ..registry import MODELS, OPERATIONS
 from ..schema import fields_of
-from . import listing
+from . import listing, models
 from .inputs import Job, OutputNamer, collect
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -29,6 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in (None, "list"):
         print(listing.markdown() if getattr(args, "markdown", False) else listing.text())
         return EXIT_OK
+    if args.command == "models":
+        return models.run(args)
     try:
         planned = chain.plan(_steps(args))
     except (StudioError, ValueError) as exc:
@@ -46,6 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     listed = commands.add_parser("list", help="show every operation and model name with its parameters")
     listed.add_argument("--markdown", action="store_true", help="print Markdown tables (as in the README)")
+    models.add_parser(commands)
     for op in OPERATIONS.values():
         sub = commands.add_parser(op.name, help=op.summary, description=_describe(op.params, op.summary))
         sub.add_argument("--param", "-p", action="append", default=[], metavar="KEY=VALUE", help="parameter; dotted keys nest (resize.width=640)")

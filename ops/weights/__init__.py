@@ -1,0 +1,7 @@
+"""The checkpoint manager: a manifest of weight files, where they are, and how to install them."""
+
+from .fetch import FetchError, fetch
+from .manifest import ModelEntry, WeightFile, entry, load
+from .store import MissingWeightsError, find, installed, require
+
+__all__ = ["FetchError", "MissingWeightsError", "ModelEntry", "WeightFile", "entry", "fetch", "find", "installed", "load", "require"]

@@ -1,0 +1,53 @@
+"""The weight manifest (checkpoints/manifest.toml) as typed records."""
+
+from __future__ import annotations
+
+import tomllib
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..errors import UnknownOperationError
+
+DEFAULT_MANIFEST = Path(__file__).resolve().parents[2] / "checkpoints" / "manifest.toml"
+
+
+class WeightFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    file: str = Field(pattern=r"^[A-Za-z0-9._-]+$")
+    sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
+    size: int | None = None
+    member: str | None = None  # path inside the model's wheel
+    url: str | None = Field(None, pattern=r"^https://")
+
+
+class ModelEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str
+    title: str
+    license: str
+    wheel: str | None = None  # "package==version" whose members carry the files
+    files: tuple[WeightFile, ...]
+
+    @property
+    def total_size(self) -> int | None:
+        sizes = [f.size for f in self.files]
+        return None if None in sizes else sum(s for s in sizes if s is not None)
+
+    @property
+    def from_registry(self) -> bool:
+        return self.wheel is not None
+
+
+@lru_cache(maxsize=4)
+def load(path: Path = DEFAULT_MANIFEST) -> dict[str, ModelEntry]:
+    data = tomllib.loads(Path(path).read_text())
+    return {name: ModelEntry(name=name, **entry) for name, entry in data.get("models", {}).items()}
+
+
+def entry(name: str, path: Path = DEFAULT_MANIFEST) -> ModelEntry:
+    models = load(path)
+    if name not in models:
+        raise UnknownOperationError(f"unknown model {name!r} (one of: {', '.join(models)})")
+    return models[name]
