@@ -55,6 +55,7 @@ class StepRecord:
     input_size: tuple[int, int]
     output_size: tuple[int, int]
     warnings: list[str] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,7 @@ def run(picture: Picture, steps: Sequence[PlannedStep], progress: ProgressFn | N
                 input_size=before,
                 output_size=(picture.width, picture.height),
                 warnings=list(ctx.warnings),
+                details=dict(ctx.details),
             )
         )
         ctx.report(1.0, "done")

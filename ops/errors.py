@@ -88,3 +88,10 @@ class ProcessingError(StudioError):
 
     code = "processing_failed"
     http_status = 500
+
+
+class WorkLimitError(InputError):
+    """Model work estimated to take longer than the configured limit on this device."""
+
+    code = "work_limit_exceeded"
+    http_status = 422

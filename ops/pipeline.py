@@ -51,6 +51,7 @@ class Processed:
                     "params": s.params,
                     "seconds": s.seconds,
                     "warnings": s.warnings,
+                    "details": s.details,
                 }
                 for s in self.result.steps
             ],

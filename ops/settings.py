@@ -20,6 +20,11 @@ class Settings(BaseSettings):
         1024 * 1024, ge=0, description="EXIF blocks larger than this are dropped with a warning."
     )
     default_quality: int = Field(92, ge=1, le=100, description="JPEG/WebP quality when none is asked for.")
+    max_loaded_models: int = Field(2, ge=1, description="Networks kept in memory at once (least recently used goes).")
+    max_job_seconds: float = Field(
+        900, gt=0, description="Refuse model work estimated to take longer than this on the current device."
+    )
+    tile: int = Field(384, ge=0, description="Largest input tile side for model inference (0: whole image).")
 
 
 @lru_cache(maxsize=1)

@@ -18,10 +18,14 @@ class RunContext:
     def __init__(self, progress: ProgressFn | None = None) -> None:
         self._progress = progress
         self.warnings: list[str] = []
+        self.details: dict[str, object] = {}  # what exactly ran: weights, device, precision, estimates
 
     def warn(self, message: str) -> None:
         if message not in self.warnings:
             self.warnings.append(message)
+
+    def detail(self, **facts: object) -> None:
+        self.details.update(facts)
 
     def report(self, fraction: float, message: str = "") -> None:
         if self._progress:
@@ -44,8 +48,8 @@ class Engine(ABC):
 ENGINES: dict[str, Engine] = {}
 
 
-def register(cls: type[Engine]) -> type[Engine]:
-    if cls.name in ENGINES:
-        raise ValueError(f"engine {cls.name!r} registered twice")
-    ENGINES[cls.name] = cls()
-    return cls
+def register(engine: Engine) -> Engine:
+    if engine.name in ENGINES:
+        raise ValueError(f"engine {engine.name!r} registered twice")
+    ENGINES[engine.name] = engine
+    return engine

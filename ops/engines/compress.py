@@ -32,4 +32,4 @@ class Compress(Engine):
         return target.with_pixels(decode(encoded.data).pixels).with_changes(encoded=encoded)
 
 
-register(Compress)
+register(Compress())

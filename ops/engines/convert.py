@@ -22,4 +22,4 @@ class Convert(Engine):
         return picture.with_changes(target_format=fmt, target_quality=params.quality)
 
 
-register(Convert)
+register(Convert())

@@ -64,4 +64,4 @@ class CropResize(Engine):
         return picture.with_pixels(pixels.copy())
 
 
-register(CropResize)
+register(CropResize())

@@ -1,0 +1,168 @@
+"""Super-resolution engines: Real-ESRGAN networks run by the shared tiled runtime.
+
+Scales the network lacks are made for quality, not ease: 2x runs the 4x network and
+downsamples its output with Lanczos (sharper than any 2x interpolation of the input, and
+the same way Real-ESRGAN's own ``outscale`` works); 8x runs the 4x network, brings its output
+to 2x with Lanczos and runs the network again (exactly 8x, one sixth of the cost of two full
+4x passes, and the second pass sees a clean, detailed 2x image instead of GAN texture at 4x).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import WorkLimitError
+from ..imageio import Picture
+from ..imageio.limits import check_dimensions
+from ..imageio.resample import resize
+from ..params import Params
+from ..runtime.device import device
+from ..runtime.loader import LoadedNetwork, WeightsSource, load
+from ..runtime.throughput import estimate_seconds
+from ..runtime.tiling import TileConfig, upscale_array
+from ..settings import get_settings
+from ..weights import entry, installed
+from ..weights.store import not_installed
+from .base import Engine, RunContext, register
+
+
+@dataclass(frozen=True)
+class Pass:
+    input_size: tuple[int, int]
+
+
+class SuperResolution(Engine):
+    """One Real-ESRGAN network; its weight sources are tried best first (official fp32, then ncnn fp16)."""
+
+    def __init__(self, name: str, operations: tuple[str, ...], sources: tuple[WeightsSource, ...], description: str) -> None:
+        self.name = name  # type: ignore[misc]
+        self.operations = operations  # type: ignore[misc]
+        self.sources = sources
+        self.description = description  # type: ignore[misc]
+
+    def source(self) -> WeightsSource | None:
+        for source in self.sources:
+            if installed(entry(source.model)):
+                if source.blend_with and not installed(entry(source.blend_with)):
+                    continue
+                return source
+        return None
+
+    def unavailable_reason(self) -> str | None:
+        if self.source() is not None:
+            return None
+        return not_installed(entry(self.sources[-1].model))
+
+    def run(self, picture: Picture, params: Params, ctx: RunContext) -> Picture:
+        scale = int(getattr(params, "scale", 4))
+        source = self.source()
+        assert source is not None, "choose() only picks available engines"
+        network = load(source)
+        target = (picture.width * scale, picture.height * scale)
+        check_dimensions(*target, what="the result would be")
+        passes = plan_passes(picture.width, picture.height, scale, network.scale)
+        flops = network.flops_per_pixel * sum(w * h for w, h in (p.input_size for p in passes))
+        seconds = estimate_seconds(flops)
+        _check_work(self.name, seconds, flops)
+        ctx.detail(
+            weights=source.model + (f" blended {source.blend:g} with {source.blend_with}" if source.blend_with else ""),
+            device=f"{device().type}{' fp16' if network.half else ' fp32'}",
+            passes=len(passes),
+            estimated_seconds=round(seconds, 1),
+        )
+        ctx.report(0.0, f"about {seconds:.0f} s on {device().type}")
+        return picture.with_pixels(_upscale(picture.pixels, target, passes, network, ctx))
+
+
+def plan_passes(width: int, height: int, scale: int, native: int) -> list[Pass]:
+    """Input size of each network pass (see the module docstring for why)."""
+    count = max(1, math.ceil(math.log(scale) / math.log(native) - 1e-9))
+    sizes, current = [], (width, height)
+    for index in range(count):
+        remaining = count - index
+        if index > 0:  # bring the previous pass's output to the size the remaining passes need
+            factor = scale / native**remaining
+            current = (round(width * factor), round(height * factor))
+        sizes.append(Pass(current))
+        current = (current[0] * native, current[1] * native)
+    return sizes
+
+
+def _check_work(engine: str, seconds: float, flops: float) -> None:
+    limit = get_settings().max_job_seconds
+    if seconds > limit:
+        raise WorkLimitError(
+            f"{engine} would need about {flops / 1e12:.1f} TFLOP, roughly {seconds / 60:.0f} min on this "
+            f"{device().type.upper()} (limit {limit:.0f} s, STUDIO_MAX_JOB_SECONDS): use a smaller image or scale, "
+            "or the faster engine realesr-animevideov3 (about 30x less work)"
+        )
+
+
+def _upscale(pixels: np.ndarray, target: tuple[int, int], passes: list[Pass], network: LoadedNetwork, ctx: RunContext) -> np.ndarray:
+    top = float(np.iinfo(pixels.dtype).max)
+    channels = pixels.shape[2]
+    colour = pixels[..., : 3 if channels >= 3 else 1]
+    image = colour.astype(np.float32) / top
+    if image.shape[2] == 1:
+        image = np.repeat(image, 3, axis=2)
+    config = TileConfig(tile=get_settings().tile)
+    for index, step in enumerate(passes):
+        if (image.shape[1], image.shape[0]) != step.input_size:
+            image = _resize_float(image, step.input_size)
+        share = index / len(passes)
+
+        def progress(done: int, total: int, share: float = share) -> None:
+            ctx.report(share + done / total / len(passes), f"tile {done}/{total}, pass {index + 1}/{len(passes)}")
+
+        image = upscale_array(network.module, image, network.scale, device(), network.half, config, progress)
+    if (image.shape[1], image.shape[0]) != target:
+        image = _resize_float(image, target)
+    if colour.shape[2] == 1:
+        image = image @ np.array([0.299, 0.587, 0.114], np.float32)[:, None]
+    out = np.clip(np.rint(image * top), 0, top).astype(pixels.dtype)
+    if channels in (2, 4):  # alpha: Lanczos, which keeps edges clean without inventing texture
+        alpha = resize(pixels[..., -1:], *target)
+        out = np.concatenate([out, alpha], axis=2)
+    return out
+
+
+def _resize_float(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    deep = np.clip(np.rint(image * 65535), 0, 65535).astype(np.uint16)
+    return resize(deep, *size).astype(np.float32) / 65535
+
+
+X4PLUS = "Real-ESRGAN x4plus (RRDBNet, 23 blocks): the strongest general photo model, about 36 MFLOP per input pixel"
+ANIME6B = "Real-ESRGAN x4plus-anime-6B (RRDBNet, 6 blocks): line art and flat colour"
+ANIMEVIDEO = "Real-ESRGAN animevideov3 (SRVGGNetCompact, 16 convs): about 30x less work than x4plus"
+GENERAL_V3 = (
+    "Real-ESRGAN general-x4v3 (SRVGGNetCompact, 32 convs), blended 50/50 with its weak-denoise companion when "
+    "installed: keeps texture and hallucinates least (the high-fidelity engine)"
+)
+
+for _engine in (
+    SuperResolution(
+        "realesrgan-x4plus", ("enhance",),
+        (WeightsSource("RealESRGAN_x4plus"), WeightsSource("realesrgan-x4plus-ncnn", "ncnn")), X4PLUS,
+    ),
+    SuperResolution("realesrgan-x2plus", ("enhance",), (WeightsSource("RealESRGAN_x2plus"),), "Real-ESRGAN x2plus"),
+    SuperResolution(
+        "realesr-general-x4v3", ("enhance",),
+        (
+            WeightsSource("realesr-general-x4v3", blend_with="realesr-general-wdn-x4v3", blend=0.5),
+            WeightsSource("realesr-general-x4v3"),
+        ),
+        GENERAL_V3,
+    ),
+    SuperResolution(
+        "realesrgan-x4plus-anime-6b", ("enhance-anime",),
+        (WeightsSource("RealESRGAN_x4plus_anime_6B"), WeightsSource("realesrgan-x4plus-anime-ncnn", "ncnn")), ANIME6B,
+    ),
+    SuperResolution(
+        "realesr-animevideov3", ("enhance", "enhance-anime"),
+        (WeightsSource("realesr-animevideov3"), WeightsSource("realesr-animevideov3-ncnn", "ncnn")), ANIMEVIDEO,
+    ),
+):  # fmt: skip
+    register(_engine)
