@@ -1,0 +1,185 @@
+"""The checkpoint manager and the official-weight loading path, with random-weight checkpoints."""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from ops import chain
+from ops.imageio import Picture
+from ops.runtime import loader
+from ops.runtime.loader import WeightsSource
+from ops.weights import FetchError, MissingWeightsError, ModelEntry, WeightFile, fetch, manifest, require
+
+
+def rrdb_state(blocks: int, scale: int, in_channels: int = 3) -> dict[str, torch.Tensor]:
+    """Random weights in the official RRDBNet layout (what RealESRGAN_x4plus/x2plus/anime_6B hold)."""
+    torch.manual_seed(blocks)
+
+    def conv(cin: int, cout: int) -> dict[str, torch.Tensor]:
+        return {"weight": torch.randn(cout, cin, 3, 3) * 0.02, "bias": torch.zeros(cout)}
+
+    layers = {"conv_first": conv(in_channels, 64)}
+    for b in range(blocks):
+        for r in (1, 2, 3):
+            for c in range(1, 6):
+                layers[f"body.{b}.rdb{r}.conv{c}"] = conv(64 + 32 * (c - 1), 32 if c < 5 else 64)
+    layers |= {"conv_body": conv(64, 64), "conv_up1": conv(64, 64), "conv_up2": conv(64, 64), "conv_hr": conv(64, 64), "conv_last": conv(64, 3)}
+    return {f"{name}.{k}": v for name, tensors in layers.items() for k, v in tensors.items()}
+
+
+def compact_state(convs: int, seed: int = 0) -> dict[str, torch.Tensor]:
+    """Random SRVGGNetCompact weights (realesr-general-x4v3: 32 convs, animevideov3: 16)."""
+    torch.manual_seed(seed)
+    state: dict[str, torch.Tensor] = {}
+    index = 0
+    for i in range(convs + 1):
+        cin = 3 if i == 0 else 64
+        state[f"body.{index}.weight"] = torch.randn(64, cin, 3, 3) * 0.05
+        state[f"body.{index}.bias"] = torch.zeros(64)
+        state[f"body.{index + 1}.weight"] = torch.full((64,), 0.25)
+        index += 2
+    state[f"body.{index}.weight"] = torch.randn(48, 64, 3, 3) * 0.05
+    state[f"body.{index}.bias"] = torch.zeros(48)
+    return state
+
+
+OFFICIAL = {
+    "RealESRGAN_x4plus": lambda: rrdb_state(23, 4),
+    "RealESRGAN_x2plus": lambda: rrdb_state(23, 2, in_channels=12),
+    "RealESRGAN_x4plus_anime_6B": lambda: rrdb_state(6, 4),
+    "realesr-general-x4v3": lambda: compact_state(32, 1),
+    "realesr-general-wdn-x4v3": lambda: compact_state(32, 2),
+    "realesr-animevideov3": lambda: compact_state(16),
+}
+
+
+@pytest.fixture
+def random_official(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, ModelEntry]]:
+    """Random-weight .pth files of the official architectures, in a checkpoint folder with their own manifest."""
+    models = dict(manifest.load())
+    for name, make in OFFICIAL.items():
+        path = tmp_path / f"{name}.pth"
+        torch.save({"params_ema": make()}, path)
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        files = (WeightFile(file=path.name, sha256=digest, size=path.stat().st_size),)
+        models[name] = models[name].model_copy(update={"files": files})
+    monkeypatch.setenv("STUDIO_CHECKPOINTS", str(tmp_path))
+    monkeypatch.setattr(manifest, "load", lambda path=None: models)
+    loader._cache.clear()
+    yield models
+    loader._cache.clear()
+
+
+@pytest.mark.parametrize(
+    ("engine", "scale", "model"),
+    [
+        ("realesrgan-x4plus", 4, "RealESRGAN_x4plus"),
+        ("realesrgan-x2plus", 2, "RealESRGAN_x2plus"),
+        ("realesr-general-x4v3", 4, "realesr-general-x4v3"),
+        ("realesr-animevideov3", 4, "realesr-animevideov3"),
+    ],
+)
+def test_official_weights_load_through_spandrel_and_run(random_official, engine: str, scale: int, model: str) -> None:
+    steps = chain.plan([{"type": "enhance", "params": {"scale": scale}, "engine": engine}])
+    result = chain.run(Picture(np.full((12, 10, 3), 128, np.uint8)), steps)
+    assert result.picture.pixels.shape == (12 * scale, 10 * scale, 3)
+    assert result.steps[0].details["weights"].startswith(model)  # the official file wins over the ncnn copy
+
+
+def test_anime_6b_official_weights(random_official) -> None:
+    result = chain.run(Picture(np.zeros((8, 8, 3), np.uint8)), chain.plan([{"type": "enhance-anime"}]))
+    assert result.steps[0].details["weights"] == "RealESRGAN_x4plus_anime_6B"
+
+
+def test_general_v3_blends_with_its_denoise_companion(random_official) -> None:
+    source = WeightsSource("realesr-general-x4v3", blend_with="realesr-general-wdn-x4v3", blend=0.5)
+    blended = loader.state_dict(source)
+    a, b = compact_state(32, 1), compact_state(32, 2)
+    assert torch.allclose(blended["body.0.weight"], 0.5 * a["body.0.weight"] + 0.5 * b["body.0.weight"])
+    network = loader.load(source)
+    assert network.architecture == "RealESRGAN Compact" and network.scale == 4
+
+
+def test_damaged_weights_are_refused_with_the_fix(random_official, tmp_path: Path) -> None:
+    (tmp_path / "RealESRGAN_x4plus.pth").write_bytes(b"x" * (tmp_path / "RealESRGAN_x4plus.pth").stat().st_size)
+    with pytest.raises(MissingWeightsError, match="python -m ops models fetch RealESRGAN_x4plus"):
+        require(random_official["RealESRGAN_x4plus"])
+
+
+def test_missing_weights_name_the_fetch_command(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import ops.weights.store as store
+
+    monkeypatch.setattr(store, "DEFAULT_FOLDER", tmp_path / "empty")
+    monkeypatch.setenv("STUDIO_CHECKPOINTS", str(tmp_path / "nothing"))
+    with pytest.raises(Exception, match="python -m ops models fetch realesrgan-x4plus-ncnn"):
+        chain.plan([{"type": "enhance", "params": {"scale": 4}, "engine": "realesrgan-x4plus"}])
+
+
+class RangeHandler(http.server.SimpleHTTPRequestHandler):
+    """A static server that honours Range requests, like release hosts do."""
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:  # noqa: N802
+        data = Path(self.directory, self.path.lstrip("/")).read_bytes()
+        start = int(self.headers["Range"].split("=")[1].split("-")[0]) if self.headers.get("Range") else 0
+        self.send_response(206 if start else 200)
+        self.send_header("Content-Length", str(len(data) - start))
+        self.end_headers()
+        self.wfile.write(data[start:])
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    root = tmp_path / "www"
+    root.mkdir()
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), lambda *a: RangeHandler(*a, directory=str(root)))
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}", root
+    httpd.shutdown()
+
+
+def url_model(base: str, data: bytes, sha256: str | None) -> ModelEntry:
+    weight = WeightFile.model_construct(file="w.pth", sha256=sha256, size=len(data), member=None, url=f"{base}/w.pth")
+    return ModelEntry(name="test-model", title="t", license="MIT", files=(weight,))
+
+
+def test_url_fetch_resumes_and_verifies(server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    base, root = server
+    data = bytes(range(256)) * 4000
+    (root / "w.pth").write_bytes(data)
+    target = tmp_path / "ckpt"
+    target.mkdir()
+    monkeypatch.setenv("STUDIO_CHECKPOINTS", str(target))
+    (target / "w.pth.part").write_bytes(data[:100_000])  # an interrupted earlier download
+    messages: list[str] = []
+    fetch(url_model(base, data, hashlib.sha256(data).hexdigest()), messages.append)
+    assert (target / "w.pth").read_bytes() == data and not (target / "w.pth.part").exists()
+    assert "resuming at 100,000 bytes" in messages[0]
+
+
+def test_url_fetch_refuses_a_wrong_checksum_and_unverified_files(server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    base, root = server
+    (root / "w.pth").write_bytes(b"evil" * 1000)
+    monkeypatch.setenv("STUDIO_CHECKPOINTS", str(tmp_path))
+    with pytest.raises(FetchError, match="sha256 mismatch"):
+        fetch(url_model(base, b"evil" * 1000, "0" * 64), lambda m: None)
+    assert not (tmp_path / "w.pth").exists() and not (tmp_path / "w.pth.part").exists()
+    with pytest.raises(FetchError, match="no recorded sha256"):
+        fetch(url_model(base, b"evil" * 1000, None), lambda m: None)
+
+
+def test_torchvision_compat_nms() -> None:
+    boxes = torch.tensor([[0, 0, 10, 10], [1, 1, 11, 11], [50, 50, 60, 60]], dtype=torch.float)
+    keep = torch.ops.torchvision.nms(boxes, torch.tensor([0.9, 0.8, 0.7]), 0.5)
+    assert keep.tolist() == [0, 2]
