@@ -101,8 +101,14 @@ def test_model_names_and_chains_run_from_the_cli(tmp_path: Path) -> None:
     report = json.loads(result.stdout)
     assert [s["engine"] for s in report["steps"]] == ["pillow-resample", "pillow-codecs"]
     assert report["output_size"] == [300, 200] and report["format"] == "webp"
-    general = run_cli("general_4x", str(PHOTO), "-o", str(tmp_path / "big.png"))
-    assert general.returncode == 2 and "not available in this release yet" in general.stderr
+    tiny = tmp_path / "tiny.png"
+    tiny.write_bytes(png_bytes(Image.open(PHOTO).crop((200, 100, 224, 116))))
+    general = run_cli("general_2x", str(tiny), "-o", str(tmp_path / "big.png"), "--json")
+    assert general.returncode == 0, general.stderr
+    assert json.loads(general.stdout)["steps"][0]["engine"] == "realesrgan-x4plus"
+    assert Image.open(tmp_path / "big.png").size == (48, 32)
+    faces = run_cli("face_2x", str(tiny), "-o", str(tmp_path / "face.png"))
+    assert faces.returncode == 2 and "enhance-face is not available in this release yet" in faces.stderr
 
 
 def test_bad_parameters_are_reported_before_any_file(tmp_path: Path) -> None:

@@ -204,8 +204,8 @@ def test_costs_free_operations_and_scaled_enhance() -> None:
 
 
 def test_operations_without_engines_yet_raise_a_typed_error() -> None:
-    with pytest.raises(EngineNotImplementedError, match="enhance is not available in this release yet"):
-        chain.plan([{"type": "enhance", "params": {"scale": 4}}])
+    with pytest.raises(EngineNotImplementedError, match="enhance-face is not available in this release yet"):
+        chain.plan([{"type": "enhance-face"}])
 
 
 def test_unknown_engine_is_a_parameter_error() -> None:

@@ -13,7 +13,8 @@ from ops import chain
 from ops.engines.upscale import plan_passes
 from ops.errors import WorkLimitError
 from ops.imageio import Picture, decode, encode
-from ops.runtime.loader import WeightsSource, load
+from ops.runtime.loader import load
+from ops.weights import WeightsSource
 from ops.runtime.ncnn_convert import convert
 from ops.runtime.tiling import TileConfig, upscale_array
 from ops.weights import entry, require

@@ -15,8 +15,7 @@ import torch
 from ops import chain
 from ops.imageio import Picture
 from ops.runtime import loader
-from ops.runtime.loader import WeightsSource
-from ops.weights import FetchError, MissingWeightsError, ModelEntry, WeightFile, fetch, manifest, require
+from ops.weights import FetchError, MissingWeightsError, ModelEntry, WeightFile, WeightsSource, fetch, manifest, require
 
 
 def rrdb_state(blocks: int, scale: int, in_channels: int = 3) -> dict[str, torch.Tensor]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -19,14 +20,13 @@ from ..imageio import Picture
 from ..imageio.limits import check_dimensions
 from ..imageio.resample import resize
 from ..params import Params
-from ..runtime.device import device
-from ..runtime.loader import LoadedNetwork, WeightsSource, load
-from ..runtime.throughput import estimate_seconds
-from ..runtime.tiling import TileConfig, upscale_array
 from ..settings import get_settings
-from ..weights import entry, installed
+from ..weights import WeightsSource, entry
 from ..weights.store import not_installed
 from .base import Engine, RunContext, register
+
+if TYPE_CHECKING:
+    from ..runtime.loader import LoadedNetwork
 
 
 @dataclass(frozen=True)
@@ -44,12 +44,7 @@ class SuperResolution(Engine):
         self.description = description  # type: ignore[misc]
 
     def source(self) -> WeightsSource | None:
-        for source in self.sources:
-            if installed(entry(source.model)):
-                if source.blend_with and not installed(entry(source.blend_with)):
-                    continue
-                return source
-        return None
+        return next((source for source in self.sources if source.installed()), None)
 
     def unavailable_reason(self) -> str | None:
         if self.source() is not None:
@@ -57,6 +52,10 @@ class SuperResolution(Engine):
         return not_installed(entry(self.sources[-1].model))
 
     def run(self, picture: Picture, params: Params, ctx: RunContext) -> Picture:
+        from ..runtime.device import device  # torch loads on first model use, not for free operations
+        from ..runtime.loader import load
+        from ..runtime.throughput import estimate_seconds
+
         scale = int(getattr(params, "scale", 4))
         source = self.source()
         assert source is not None, "choose() only picks available engines"
@@ -66,7 +65,7 @@ class SuperResolution(Engine):
         passes = plan_passes(picture.width, picture.height, scale, network.scale)
         flops = network.flops_per_pixel * sum(w * h for w, h in (p.input_size for p in passes))
         seconds = estimate_seconds(flops)
-        _check_work(self.name, seconds, flops)
+        _check_work(self.name, seconds, flops, device().type)
         ctx.detail(
             weights=source.model + (f" blended {source.blend:g} with {source.blend_with}" if source.blend_with else ""),
             device=f"{device().type}{' fp16' if network.half else ' fp32'}",
@@ -91,17 +90,20 @@ def plan_passes(width: int, height: int, scale: int, native: int) -> list[Pass]:
     return sizes
 
 
-def _check_work(engine: str, seconds: float, flops: float) -> None:
+def _check_work(engine: str, seconds: float, flops: float, device_type: str) -> None:
     limit = get_settings().max_job_seconds
     if seconds > limit:
         raise WorkLimitError(
             f"{engine} would need about {flops / 1e12:.1f} TFLOP, roughly {seconds / 60:.0f} min on this "
-            f"{device().type.upper()} (limit {limit:.0f} s, STUDIO_MAX_JOB_SECONDS): use a smaller image or scale, "
+            f"{device_type.upper()} (limit {limit:.0f} s, STUDIO_MAX_JOB_SECONDS): use a smaller image or scale, "
             "or the faster engine realesr-animevideov3 (about 30x less work)"
         )
 
 
 def _upscale(pixels: np.ndarray, target: tuple[int, int], passes: list[Pass], network: LoadedNetwork, ctx: RunContext) -> np.ndarray:
+    from ..runtime.device import device
+    from ..runtime.tiling import TileConfig, upscale_array
+
     top = float(np.iinfo(pixels.dtype).max)
     channels = pixels.shape[2]
     colour = pixels[..., : 3 if channels >= 3 else 1]

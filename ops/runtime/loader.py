@@ -5,28 +5,17 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Literal
 
 import torch
 
 from ..settings import get_settings
-from ..weights import entry, require
+from ..weights import WeightsSource, entry, require
 from .device import device, half_precision
 from .ncnn_convert import convert
 from .torchvision_compat import install as _install_torchvision_compat
 
 _install_torchvision_compat()
 import spandrel  # noqa: E402  (needs the compat operators registered first)
-
-
-@dataclass(frozen=True)
-class WeightsSource:
-    """One way to get a network's weights: a manifest model, optionally blended with another."""
-
-    model: str
-    format: Literal["pth", "ncnn"] = "pth"
-    blend_with: str | None = None  # second manifest model, interpolated parameter-wise
-    blend: float = 1.0  # weight of ``model``; 1 - blend goes to ``blend_with``
 
 
 @dataclass

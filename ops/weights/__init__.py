@@ -2,6 +2,7 @@
 
 from .fetch import FetchError, fetch
 from .manifest import ModelEntry, WeightFile, entry, load
+from .source import WeightsSource
 from .store import MissingWeightsError, find, installed, require
 
-__all__ = ["FetchError", "MissingWeightsError", "ModelEntry", "WeightFile", "entry", "fetch", "find", "installed", "load", "require"]
+__all__ = ["FetchError", "MissingWeightsError", "ModelEntry", "WeightFile", "WeightsSource", "entry", "fetch", "find", "installed", "load", "require"]
