@@ -1,0 +1,189 @@
+"""Benchmark: our enhance x4 against plain fp32 PyTorch and the ncnn runtime, side by side.
+
+Each contender runs in its own process (so peak RSS is its own) on the same real photo crop.
+Usage: python bench/upscale.py [--size 256] [--skip-large]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+PHOTO = ROOT / "examples" / "rocket.jpg"
+
+
+def crop(size: int) -> np.ndarray:
+    image = Image.open(PHOTO).convert("RGB")
+    if min(image.size) < size:
+        image = image.resize((size * image.width // min(image.size), size * image.height // min(image.size)), Image.Resampling.LANCZOS)
+    left, top = (image.width - size) // 2, (image.height - size) // 2
+    return np.asarray(image.crop((left, top, left + size, top + size)))
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_ours(pixels: np.ndarray) -> tuple[np.ndarray, float]:
+    from ops import chain
+    from ops.imageio import Picture
+
+    steps = chain.plan([{"type": "enhance", "params": {"scale": 4}, "engine": "realesrgan-x4plus"}])
+    chain.run(Picture(pixels[:32, :32]), steps)  # load and warm up
+    start = time.perf_counter()
+    out = chain.run(Picture(pixels), steps).picture.pixels
+    return out, time.perf_counter() - start
+
+
+def _network():
+    from ops.runtime.ncnn_convert import convert
+    from ops.runtime.torchvision_compat import install
+    from ops.weights import entry, require
+
+    install()
+    import spandrel
+
+    paths = require(entry("realesrgan-x4plus-ncnn"))
+    param = next(p for p in paths.values() if p.suffix == ".param")
+    binary = next(p for p in paths.values() if p.suffix == ".bin")
+    return spandrel.ModelLoader().load_from_state_dict(convert(param, binary)).model.eval(), param, binary
+
+
+def run_torch(pixels: np.ndarray) -> tuple[np.ndarray, float]:
+    import torch
+
+    torch.set_num_threads(os.cpu_count() or 1)
+    model, _, _ = _network()
+    x = torch.from_numpy(pixels.astype(np.float32).transpose(2, 0, 1) / 255)[None]
+    with torch.inference_mode():
+        model(x[..., :32, :32])
+        start = time.perf_counter()
+        y = model(x)
+        elapsed = time.perf_counter() - start
+    return (y[0].clamp(0, 1).numpy().transpose(1, 2, 0) * 255).round().astype(np.uint8), elapsed
+
+
+def run_ncnn(pixels: np.ndarray) -> tuple[np.ndarray, float]:
+    import ncnn
+
+    _, param, binary = _network()
+    net = ncnn.Net()
+    net.opt.use_vulkan_compute = False
+    net.opt.num_threads = os.cpu_count() or 1
+    net.load_param(str(param))
+    net.load_model(str(binary))
+    x = np.ascontiguousarray(pixels.astype(np.float32).transpose(2, 0, 1) / 255)
+    start = time.perf_counter()
+    extractor = net.create_extractor()
+    extractor.input("data", ncnn.Mat(x))
+    _, out = extractor.extract("output")
+    elapsed = time.perf_counter() - start
+    return (np.clip(np.array(out), 0, 1).transpose(1, 2, 0) * 255).round().astype(np.uint8), elapsed
+
+
+def run_large() -> dict[str, float]:
+    """2000x1500 -> 8000x6000 with the compact network, through the whole pipeline (PNG written)."""
+    from ops import chain
+    from ops.imageio import Picture, encode
+
+    source = Image.open(PHOTO).convert("RGB").resize((2000, 1500), Image.Resampling.LANCZOS)
+    steps = chain.plan([{"type": "enhance", "params": {"scale": 4}, "engine": "realesr-animevideov3"}])
+    start = time.perf_counter()
+    result = chain.run(Picture(np.asarray(source)), steps)
+    upscaled = time.perf_counter() - start
+    data = encode(result.picture, "png").data
+    return {"seconds": upscaled, "total_seconds": time.perf_counter() - start, "png_mb": len(data) / 1e6,
+            "size": list(result.picture.pixels.shape[:2]), "peak_rss_mb": peak_rss_mb()}  # fmt: skip
+
+
+def matmul_peak_gflops() -> float:
+    import torch
+
+    torch.set_num_threads(os.cpu_count() or 1)
+    a, b = torch.rand(2048, 2048), torch.rand(2048, 2048)
+    a @ b
+    best = min(_timed(lambda: a @ b) for _ in range(5))
+    return 2 * 2048**3 / best / 1e9
+
+
+def _timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def child(name: str, size: int, out: Path) -> None:
+    if name == "large":
+        print(json.dumps(run_large()))
+        return
+    runner = {"ours": run_ours, "torch": run_torch, "ncnn": run_ncnn}[name]
+    image, seconds = runner(crop(size))
+    np.save(out / f"{name}.npy", image)
+    print(json.dumps({"seconds": seconds, "peak_rss_mb": peak_rss_mb()}))
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return float("inf") if mse == 0 else 10 * np.log10(255**2 / mse)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--skip-large", action="store_true")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--out", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child, args.size, Path(args.out or "."))
+        return
+    import torch
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    print(f"device: {device}, threads: {os.cpu_count()}, crop: {args.size}x{args.size} of {PHOTO.name} -> x4 with Real-ESRGAN x4plus")
+    with tempfile.TemporaryDirectory() as tmp:
+        results = {}
+        for name in ("ours", "torch", "ncnn"):
+            done = subprocess.run([sys.executable, __file__, "--child", name, "--size", str(args.size), "--out", tmp], capture_output=True, text=True)
+            if done.returncode != 0:
+                print(f"{name}: failed\n{done.stderr[-2000:]}")
+                continue
+            results[name] = json.loads(done.stdout.strip().splitlines()[-1])
+        flops = 35.85e6 * args.size**2
+        peak = matmul_peak_gflops()
+        best = min(results[n]["seconds"] for n in results if n != "ours")
+        print(f"{'contender':<34} {'seconds':>8} {'GFLOP/s':>8} {'of peak':>8} {'peak RSS':>9}")
+        labels = {"ours": "ours (enhance x4, tiled runtime)", "torch": "plain fp32 PyTorch, untiled", "ncnn": "ncnn runtime (same .param/.bin)"}
+        for name, r in results.items():
+            gflops = flops / r["seconds"] / 1e9
+            print(f"{labels[name]:<34} {r['seconds']:8.2f} {gflops:8.1f} {gflops / peak:8.0%} {r['peak_rss_mb']:7.0f} MB")
+        print(f"fp32 matmul peak (2048^2, measured): {peak:.0f} GFLOP/s")
+        print(f"ratio ours / fastest reference: {results['ours']['seconds'] / best:.2f}")
+        ours, reference = np.load(Path(tmp) / "ours.npy"), np.load(Path(tmp) / "torch.npy")
+        print(f"PSNR ours vs plain fp32 PyTorch: {psnr(ours, reference):.1f} dB")
+    if not args.skip_large:
+        done = subprocess.run([sys.executable, __file__, "--child", "large"], capture_output=True, text=True)
+        if done.returncode != 0:
+            print(f"large run failed\n{done.stderr[-2000:]}")
+            return
+        large = json.loads(done.stdout.strip().splitlines()[-1])
+        print(
+            f"2000x1500 -> {large['size'][1]}x{large['size'][0]} with realesr-animevideov3: upscale {large['seconds']:.1f} s, "
+            f"with PNG encode {large['total_seconds']:.1f} s ({large['png_mb']:.0f} MB), peak RSS {large['peak_rss_mb']:.0f} MB"
+        )
+
+
+if __name__ == "__main__":
+    main()
