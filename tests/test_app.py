@@ -35,7 +35,7 @@ def client() -> Iterator[gradio_client.Client]:
 
 def test_free_operations_are_api_endpoints_named_after_the_operation(client: gradio_client.Client) -> None:
     endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
-    assert {"/compress-optimize", "/crop-resize", "/convert"} <= set(endpoints)
+    assert {"/compress-optimize", "/crop-resize", "/convert", "/enhance", "/enhance-anime"} <= set(endpoints)
 
 
 def test_each_free_operation_runs_through_the_api(client: gradio_client.Client) -> None:
@@ -46,6 +46,14 @@ def test_each_free_operation_runs_through_the_api(client: gradio_client.Client) 
     assert Image.open(download).size == (120, 80) and "pillow-resample" in report
     _, download, report = client.predict(photo, "webp", 80, api_name="/convert")
     assert Image.open(download).format == "WEBP" and "pillow-codecs" in report
+
+
+def test_enhance_runs_through_the_api_with_the_real_model(client: gradio_client.Client, tmp_path) -> None:
+    small = tmp_path / "small.png"
+    Image.open(EXAMPLES / "cat.jpg").crop((200, 100, 232, 124)).save(small)
+    _, download, report = client.predict(gradio_client.handle_file(str(small)), 4, api_name="/enhance")
+    assert Image.open(download).size == (128, 96)
+    assert "realesrgan-x4plus" in report and "weights:" in report
 
 
 def test_errors_reach_the_client_as_messages(client: gradio_client.Client) -> None:

@@ -148,3 +148,37 @@ def test_models_listing_shows_installed_registry_weights() -> None:
     assert result.returncode == 0
     line = next(l for l in result.stdout.splitlines() if l.startswith("realesrgan-x4plus-ncnn"))
     assert " yes " in line and "33.5 MB" in line and "BSD-3-Clause" in line
+
+
+class OutOfMemoryAbove(torch.nn.Module):
+    """Nearest-neighbour 2x that "runs out of GPU memory" on tiles larger than a limit."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit, self.sizes = limit, []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.sizes.append(max(x.shape[-2:]))
+        if max(x.shape[-2:]) > self.limit:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
+        return torch.nn.functional.interpolate(x, scale_factor=2, mode="nearest")
+
+
+def test_out_of_memory_halves_the_tile_and_retries() -> None:
+    model = OutOfMemoryAbove(limit=100)
+    image = np.random.default_rng(0).random((150, 180, 3), dtype=np.float32)
+    out = upscale_array(model, image, 2, torch.device("cpu"), config=TileConfig(tile=0, context=0, overlap=8))
+    assert model.sizes[0] == 180 and max(model.sizes[-4:]) <= 100  # whole image failed, then smaller tiles
+    assert np.allclose(out, image.repeat(2, axis=0).repeat(2, axis=1), atol=1e-6)
+
+
+def test_loaded_networks_are_cached_with_a_bound(limits) -> None:
+    from ops.runtime import loader
+
+    limits.setenv("STUDIO_MAX_LOADED_MODELS", "1")
+    loader._cache.clear()
+    first = load(WeightsSource("realesr-animevideov3-ncnn", "ncnn"))
+    assert load(WeightsSource("realesr-animevideov3-ncnn", "ncnn")) is first
+    load(WeightsSource("realesrgan-x4plus-anime-ncnn", "ncnn"))
+    assert list(loader._cache) == [WeightsSource("realesrgan-x4plus-anime-ncnn", "ncnn")]
+    loader._cache.clear()

@@ -55,12 +55,12 @@ def _operation_tab(op: Operation) -> None:
     if examples:
         gr.Examples(examples=[[e] for e in examples], inputs=[source])
 
-    def run(image: str | None, *values: Any) -> tuple[tuple[str, str], str, str]:
+    def run(image: str | None, *values: Any, progress: gr.Progress = gr.Progress()) -> tuple[tuple[str, str], str, str]:
         if not image:
             raise gr.Error("Upload an image first.")
         try:
             planned = chain.plan_one(op.name, widgets.to_params(params, values))
-            done = process(image, planned)
+            done = process(image, planned, progress=lambda fraction, message: progress(fraction, desc=message))
         except StudioError as exc:
             raise gr.Error(exc.message) from None
         out = Path(tempfile.mkdtemp(prefix="studio-")) / f"{Path(image).stem}-{op.name}{done.encoded.extension}"
@@ -75,6 +75,8 @@ def _report(summary: dict[str, Any]) -> str:
         f"**{summary['input_size'][0]}x{summary['input_size'][1]} → {summary['output_size'][0]}x{summary['output_size'][1]}**, "
         f"{summary['input_bytes']:,} → {summary['output_bytes']:,} bytes ({summary['format'].upper()})"
     ]
-    lines += [f"- `{s['operation']}` ran on engine **{s['engine']}** in {s['seconds']:.2f} s" for s in summary["steps"]]
+    for s in summary["steps"]:
+        facts = ", ".join(f"{k}: {v}" for k, v in s["details"].items())
+        lines.append(f"- `{s['operation']}` ran on engine **{s['engine']}** in {s['seconds']:.2f} s" + (f" ({facts})" if facts else ""))
     lines += [f"- ⚠️ {w}" for w in summary["warnings"]]
     return "\n".join(lines)
