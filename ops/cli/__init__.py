@@ -122,7 +122,7 @@ def _run_all(jobs: list[Job], planned: list[chain.PlannedStep], args: argparse.N
     for job in bar:
         bar.set_postfix_str(job.source.name)
         try:
-            report = _one(job, planned, options, output if single_file else None, namer)
+            report = _one(job, planned, options, output if single_file else None, namer, quiet=args.json)
             _emit(args, tqdm.write, report)
         except StudioError as exc:
             failures += 1
@@ -135,10 +135,19 @@ def _run_all(jobs: list[Job], planned: list[chain.PlannedStep], args: argparse.N
     return EXIT_FAILED if failures else EXIT_OK
 
 
-def _one(job: Job, planned: list[chain.PlannedStep], options: OutputOptions, target: Path | None, namer: OutputNamer) -> dict[str, Any]:
+def _one(
+    job: Job, planned: list[chain.PlannedStep], options: OutputOptions, target: Path | None, namer: OutputNamer, quiet: bool
+) -> dict[str, Any]:
     if job.missing:
         raise InputError(f"no such file: {job.source}")
-    done = process(job.source, planned, options)
+    bar_format = "{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining} {postfix}"
+    with tqdm(total=1.0, desc=job.source.name, bar_format=bar_format, leave=False, disable=quiet, file=sys.stderr) as bar:
+
+        def progress(fraction: float, message: str) -> None:  # per tile for model work, with the estimate first
+            bar.update(fraction - bar.n)
+            bar.set_postfix_str(message, refresh=True)
+
+        done = process(job.source, planned, options, progress)
     target = target or namer.path_for(job, done.encoded.extension)
     if target.exists() and target.resolve() == job.source.resolve():
         raise InputError("refusing to overwrite the input file; choose another output")
