@@ -1,22 +1,24 @@
-"""Image Enhancement Studio: the web app (also a Hugging Face Space).
+"""Image Enhancement Studio: one server for the web app, the Gradio API and the REST APIs.
 
-``python app.py`` serves the Gradio UI and its API on 127.0.0.1:7860 (0.0.0.0 on a Space).
+``python app.py`` listens on 127.0.0.1:7860 (0.0.0.0 on a Hugging Face Space); the UI is at
+``/``, the REST API under ``/api``, its docs at ``/docs``.
 """
 
 from __future__ import annotations
 
 import os
 
-from webui.app import build
+import uvicorn
+
+from server.app import create_app
 
 
 def main() -> None:
     on_space = bool(os.environ.get("SPACE_ID"))
     host = os.environ.get("STUDIO_HOST", "0.0.0.0" if on_space else "127.0.0.1")
     port = int(os.environ.get("STUDIO_PORT", os.environ.get("GRADIO_SERVER_PORT", "7860")))
-    demo = build()
-    demo.queue(max_size=64)
-    demo.launch(server_name=host, server_port=port, max_file_size="64mb", show_error=True)
+    print(f"Image Enhancement Studio on http://{host}:{port}  (API docs: /docs)", flush=True)
+    uvicorn.run(create_app(), host=host, port=port, log_level="info")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import nullcontext
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .engines import Engine, RunContext, choose
-from .engines.base import ProgressFn
+from .engines.base import DEVICE_SLOT, ProgressFn
 from .errors import ParamValidationError, ProcessingError, StudioError, UnknownOperationError, Violation
 from .imageio import Picture
 from .operation import Operation
@@ -120,7 +121,8 @@ def run(picture: Picture, steps: Sequence[PlannedStep], progress: ProgressFn | N
         started = time.perf_counter()
         before = (picture.width, picture.height)
         try:
-            picture = step.engine.run(picture, step.params, ctx)
+            with DEVICE_SLOT if step.engine.uses_device else nullcontext():
+                picture = step.engine.run(picture, step.params, ctx)
         except StudioError:
             raise
         except MemoryError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import ClassVar
@@ -32,10 +33,16 @@ class RunContext:
             self._progress(min(max(fraction, 0.0), 1.0), message)
 
 
+#: model work shares one device: the UI queue and the job workers take turns here, while
+#: free operations (uses_device False) never wait behind a long model job
+DEVICE_SLOT = threading.BoundedSemaphore(1)
+
+
 class Engine(ABC):
     name: ClassVar[str]
     operations: ClassVar[tuple[str, ...]]
     description: ClassVar[str] = ""
+    uses_device: ClassVar[bool] = False
 
     def unavailable_reason(self) -> str | None:
         """``None`` when the engine can run here, else why not (e.g. weights missing, how to fetch)."""

@@ -37,6 +37,8 @@ class Pass:
 class SuperResolution(Engine):
     """One Real-ESRGAN network; its weight sources are tried best first (official fp32, then ncnn fp16)."""
 
+    uses_device = True
+
     def __init__(self, name: str, operations: tuple[str, ...], sources: tuple[WeightsSource, ...], description: str) -> None:
         self.name = name  # type: ignore[misc]
         self.operations = operations  # type: ignore[misc]

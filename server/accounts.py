@@ -1,0 +1,102 @@
+"""Tiers, users and API keys. Keys are shown once and stored only as a sha256 hash."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from .db import ApiKey, User, now
+
+KEY_PREFIX = "sk_live_"
+
+
+@dataclass(frozen=True)
+class Tier:
+    name: str
+    api: bool
+    per_minute: int
+    per_month: int | None  # None: unlimited
+    max_keys: int | None  # None: unlimited
+
+
+#: spec 000's table; "free" cannot use the API at all
+TIERS: dict[str, Tier] = {
+    "free": Tier("free", api=False, per_minute=0, per_month=0, max_keys=0),
+    "pro": Tier("pro", api=True, per_minute=50, per_month=50_000, max_keys=10),
+    "business": Tier("business", api=True, per_minute=200, per_month=200_000, max_keys=50),
+    "enterprise": Tier("enterprise", api=True, per_minute=10_000, per_month=None, max_keys=None),
+}
+
+
+class AccountError(Exception):
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.message, self.status = message, status
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def create_user(session: Session, email: str, tier: str = "free", credits: int = 0, coins: int = 0) -> User:
+    if tier not in TIERS:
+        raise AccountError(f"unknown tier {tier!r} (one of: {', '.join(TIERS)})")
+    if session.scalar(select(User).where(User.email == email)):
+        raise AccountError(f"a user with email {email} exists", 409)
+    user = User(email=email, tier=tier, credits=credits, coins=coins)
+    session.add(user)
+    session.flush()
+    return user
+
+
+def create_key(session: Session, user: User, name: str = "") -> tuple[ApiKey, str]:
+    """A new key: (the stored record, the key itself — returned this once and never again)."""
+    tier = TIERS[user.tier]
+    if not tier.api:
+        raise AccountError(f"the {user.tier} tier has no API access; upgrade to Pro or higher", 403)
+    active = session.scalars(select(ApiKey).where(ApiKey.user_id == user.id, ApiKey.revoked_at.is_(None))).all()
+    if tier.max_keys is not None and len(active) >= tier.max_keys:
+        raise AccountError(f"the {user.tier} tier allows at most {tier.max_keys} active keys; revoke one first", 409)
+    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    record = ApiKey(user_id=user.id, key_hash=hash_key(key), prefix=key[: len(KEY_PREFIX) + 4], name=name)
+    session.add(record)
+    session.flush()
+    return record, key
+
+
+def revoke_key(session: Session, user_id: str, key_id: str) -> bool:
+    done = session.execute(
+        update(ApiKey).where(ApiKey.id == key_id, ApiKey.user_id == user_id, ApiKey.revoked_at.is_(None)).values(revoked_at=now())
+    )
+    return done.rowcount == 1
+
+
+def authenticate(session: Session, key: str) -> User | None:
+    """The user owning an active key (and stamp its last use), or None."""
+    if not key.startswith(KEY_PREFIX):
+        return None
+    record = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(key), ApiKey.revoked_at.is_(None)))
+    if record is None:
+        return None
+    record.last_used_at = now()
+    return session.get(User, record.user_id)
+
+
+def charge(session: Session, user_id: str, credits: int = 0, coins: int = 0) -> bool:
+    """Atomically take credits/coins if the balance allows; False when it does not."""
+    if credits == 0 and coins == 0:
+        return True
+    done = session.execute(
+        update(User)
+        .where(User.id == user_id, User.credits >= credits, User.coins >= coins)
+        .values(credits=User.credits - credits, coins=User.coins - coins)
+    )
+    return done.rowcount == 1
+
+
+def refund(session: Session, user_id: str, credits: int = 0, coins: int = 0) -> None:
+    session.execute(update(User).where(User.id == user_id).values(credits=User.credits + credits, coins=User.coins + coins))

@@ -1,0 +1,117 @@
+"""Account and key management for operators, behind X-Admin-Token (disabled when no token is set)."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+from fastapi import APIRouter, Depends, Header, Request
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from .accounts import TIERS, AccountError, create_key, create_user, revoke_key
+from .db import ApiKey, User
+from .errors import ApiError
+from .schemas import iso
+from .state import Studio, studio
+
+
+def require_admin(request: Request, x_admin_token: str | None = Header(None)) -> None:
+    expected = studio(request).settings.admin_token
+    if not expected:
+        raise ApiError(404, "not_found", "the admin API is disabled (set STUDIO_ADMIN_TOKEN)")
+    if not x_admin_token or not hmac.compare_digest(x_admin_token, expected):
+        raise ApiError(403, "forbidden", "a valid X-Admin-Token is required")
+
+
+router = APIRouter(prefix="/api/admin", tags=["admin"], dependencies=[Depends(require_admin)])
+
+
+class UserCreate(BaseModel):
+    email: str = Field(min_length=3, max_length=320)
+    tier: str = Field("pro", description=f"one of {', '.join(TIERS)}")
+    credits: int = Field(0, ge=0)
+    coins: int = Field(0, ge=0)
+
+
+class UserUpdate(BaseModel):
+    tier: str | None = None
+    credits: int | None = Field(None, ge=0)
+    coins: int | None = Field(None, ge=0)
+
+
+class KeyCreate(BaseModel):
+    name: str = Field("", max_length=100)
+
+
+def user_dict(user: User) -> dict[str, Any]:
+    return {"id": user.id, "email": user.email, "tier": user.tier, "credits": user.credits, "coins": user.coins, "created_at": iso(user.created_at)}
+
+
+def key_dict(key: ApiKey) -> dict[str, Any]:
+    return {
+        "id": key.id, "prefix": key.prefix, "name": key.name, "created_at": iso(key.created_at),
+        "last_used_at": iso(key.last_used_at), "revoked_at": iso(key.revoked_at),
+    }  # fmt: skip
+
+
+def _account_error(exc: AccountError) -> ApiError:
+    return ApiError(exc.status, "account_error", exc.message)
+
+
+@router.post("/users", status_code=201)
+def add_user(body: UserCreate, app: Studio = Depends(studio)) -> dict[str, Any]:
+    with app.db.session() as session:
+        try:
+            return user_dict(create_user(session, body.email, body.tier, body.credits, body.coins))
+        except AccountError as exc:
+            raise _account_error(exc) from None
+
+
+@router.get("/users")
+def list_users(app: Studio = Depends(studio)) -> list[dict[str, Any]]:
+    with app.db.session() as session:
+        return [user_dict(u) for u in session.scalars(select(User).order_by(User.created_at))]
+
+
+@router.patch("/users/{user_id}")
+def update_user(user_id: str, body: UserUpdate, app: Studio = Depends(studio)) -> dict[str, Any]:
+    with app.db.session() as session:
+        user = _user(session, user_id)
+        if body.tier is not None and body.tier not in TIERS:
+            raise ApiError(400, "account_error", f"unknown tier {body.tier!r}")
+        for field, value in body.model_dump(exclude_none=True).items():
+            setattr(user, field, value)
+        return user_dict(user)
+
+
+@router.post("/users/{user_id}/keys", status_code=201)
+def add_key(user_id: str, body: KeyCreate, app: Studio = Depends(studio)) -> dict[str, Any]:
+    with app.db.session() as session:
+        try:
+            record, key = create_key(session, _user(session, user_id), body.name)
+        except AccountError as exc:
+            raise _account_error(exc) from None
+        return key_dict(record) | {"key": key, "note": "shown once: store it now, it cannot be recovered"}
+
+
+@router.get("/users/{user_id}/keys")
+def list_keys(user_id: str, app: Studio = Depends(studio)) -> list[dict[str, Any]]:
+    with app.db.session() as session:
+        _user(session, user_id)
+        return [key_dict(k) for k in session.scalars(select(ApiKey).where(ApiKey.user_id == user_id).order_by(ApiKey.created_at))]
+
+
+@router.delete("/users/{user_id}/keys/{key_id}")
+def delete_key(user_id: str, key_id: str, app: Studio = Depends(studio)) -> dict[str, Any]:
+    with app.db.session() as session:
+        if not revoke_key(session, user_id, key_id):
+            raise ApiError(404, "key_not_found", "no such active key for this user")
+        return {"id": key_id, "revoked": True}
+
+
+def _user(session: Any, user_id: str) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise ApiError(404, "user_not_found", f"no user {user_id!r}")
+    return user

@@ -1,0 +1,86 @@
+"""Request and response bodies (they are also the OpenAPI schemas at /docs)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ops.chain import StepRequest
+
+JobStatus = Literal["queued", "processing", "completed", "failed"]
+
+
+def iso(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    if moment.tzinfo is None:  # SQLite hands back naive datetimes; they were written in UTC
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class UploadResponse(BaseModel):
+    storage_key: str = Field(examples=["uploads/1b9d.../abc123.jpg"])
+    filename: str
+    size: int
+    content_type: str
+    width: int
+    height: int
+
+
+class OutputRequest(BaseModel):
+    """Optional output settings (an addition to spec 000)."""
+
+    model_config = ConfigDict(extra="forbid")
+    format: Literal["jpg", "jpeg", "png", "webp"] | None = None
+    exif: bool = False
+    dpi: int | None = Field(None, ge=1, le=10_000)
+
+
+class JobCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    input_key: str = Field(examples=["uploads/user-id/image.jpg"])
+    operations: list[StepRequest] = Field(min_length=1, max_length=20)
+    output: OutputRequest = Field(default_factory=OutputRequest)
+
+
+class StepReport(BaseModel):
+    operation: str
+    engine: str
+    params: dict[str, Any]
+    seconds: float
+    warnings: list[str]
+    details: dict[str, Any] = {}
+
+
+class JobResponse(BaseModel):
+    id: str
+    status: JobStatus
+    input_url: str
+    output_url: str | None
+    error_message: str | None
+    created_at: str
+    updated_at: str
+    # additions to spec 000's documented shape
+    progress: float = Field(description="0 to 1")
+    credits: int = Field(description="credits charged (refunded if the job failed)")
+    operations: list[dict[str, Any]]
+    engines: list[str] = Field(description="engine that ran each step, once completed")
+    warnings: list[str]
+    steps: list[StepReport]
+    download_url: str | None = Field(description="signed link to the result, valid 24 h")
+
+
+class JobList(BaseModel):
+    jobs: list[JobResponse]
+    total: int
+
+
+class AccountResponse(BaseModel):
+    id: str
+    email: str
+    tier: str
+    credits: int
+    coins: int
+    limits: dict[str, Any]

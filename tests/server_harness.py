@@ -1,0 +1,64 @@
+"""A live server on 127.0.0.1 for the API tests, with accounts made through the admin API."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import uvicorn
+
+from server.app import create_app
+from server.config import ServerSettings
+
+ADMIN = "test-admin-token"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class LiveServer:
+    url: str
+    data_dir: Path
+    server: uvicorn.Server
+    thread: threading.Thread
+
+    def admin(self, method: str, path: str, **kwargs: object) -> httpx.Response:
+        return httpx.request(method, f"{self.url}/api/admin{path}", headers={"X-Admin-Token": ADMIN}, timeout=30, **kwargs)
+
+    def account(self, tier: str = "pro", credits: int = 1000, coins: int = 1000) -> tuple[str, str]:
+        """(user id, a fresh API key)."""
+        email = f"user{time.monotonic_ns()}@example.com"
+        user = self.admin("POST", "/users", json={"email": email, "tier": tier, "credits": credits, "coins": coins})
+        assert user.status_code == 201, user.text
+        user_id = user.json()["id"]
+        if tier == "free":
+            return user_id, ""
+        key = self.admin("POST", f"/users/{user_id}/keys", json={"name": "test"})
+        assert key.status_code == 201, key.text
+        return user_id, key.json()["key"]
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+def start(data_dir: Path, with_ui: bool = False, **settings: object) -> LiveServer:
+    port = free_port()
+    config = ServerSettings(data_dir=data_dir, admin_token=ADMIN, **settings)
+    server = uvicorn.Server(uvicorn.Config(create_app(config, with_ui=with_ui), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        if server.started:
+            break
+        time.sleep(0.05)
+    return LiveServer(url, data_dir, server, thread)
