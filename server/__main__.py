@@ -1,0 +1,82 @@
+"""``python -m server``: manage users and API keys in the server's database (same settings as the server)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from sqlalchemy import select
+
+from .accounts import TIERS, AccountError, create_key, create_user, revoke_key
+from .config import get_server_settings
+from .db import ApiKey, Database, User
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m server", description="Accounts and API keys (STUDIO_DATA_DIR / STUDIO_DATABASE_URL).")
+    commands = parser.add_subparsers(dest="command", required=True)
+    add = commands.add_parser("add-user", help="create a user")
+    add.add_argument("email")
+    add.add_argument("--tier", default="pro", choices=list(TIERS))
+    add.add_argument("--credits", type=int, default=0)
+    add.add_argument("--coins", type=int, default=0)
+    commands.add_parser("users", help="list users")
+    update = commands.add_parser("set-user", help="change a user's tier or balance")
+    update.add_argument("email")
+    update.add_argument("--tier", choices=list(TIERS))
+    update.add_argument("--credits", type=int)
+    update.add_argument("--coins", type=int)
+    new_key = commands.add_parser("add-key", help="create an API key (printed once)")
+    new_key.add_argument("email")
+    new_key.add_argument("--name", default="")
+    keys = commands.add_parser("keys", help="list a user's keys")
+    keys.add_argument("email")
+    revoke = commands.add_parser("revoke-key", help="revoke a key by its id")
+    revoke.add_argument("email")
+    revoke.add_argument("key_id")
+    args = parser.parse_args(argv)
+    settings = get_server_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.db_url)
+    try:
+        with db.session() as session:
+            return _run(args, session)
+    except AccountError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 1
+
+
+def _run(args: argparse.Namespace, session) -> int:  # noqa: ANN001
+    if args.command == "add-user":
+        user = create_user(session, args.email, args.tier, args.credits, args.coins)
+        print(f"{user.id}  {user.email}  {user.tier}  credits={user.credits} coins={user.coins}")
+        return 0
+    if args.command == "users":
+        for user in session.scalars(select(User).order_by(User.created_at)):
+            print(f"{user.id}  {user.email:<30} {user.tier:<10} credits={user.credits} coins={user.coins}")
+        return 0
+    user = session.scalar(select(User).where(User.email == args.email))
+    if user is None:
+        raise AccountError(f"no user {args.email}")
+    if args.command == "set-user":
+        for field in ("tier", "credits", "coins"):
+            if getattr(args, field) is not None:
+                setattr(user, field, getattr(args, field))
+        print(f"{user.email}: tier={user.tier} credits={user.credits} coins={user.coins}")
+    elif args.command == "add-key":
+        record, key = create_key(session, user, args.name)
+        print(f"{key}\n(key id {record.id}; shown once — it is stored only as a hash)")
+    elif args.command == "keys":
+        for key in session.scalars(select(ApiKey).where(ApiKey.user_id == user.id).order_by(ApiKey.created_at)):
+            state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
+            used = f"{key.last_used_at:%Y-%m-%d %H:%M}" if key.last_used_at else "never"
+            print(f"{key.id}  {key.prefix}…  {key.name or '-':<12} {state:<18} last used {used}")
+    elif args.command == "revoke-key":
+        if not revoke_key(session, user.id, args.key_id):
+            raise AccountError("no such active key for this user")
+        print("revoked")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
