@@ -72,3 +72,6 @@ PRESETS: tuple[Preset, ...] = (
         coins=60,
     ),
 )
+
+#: names that spec 002's own examples use although its model table does not list them
+ALIASES: dict[str, str] = {"enhanced_v1": "general_4x"}

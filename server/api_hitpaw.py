@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ops import chain
 from ops.errors import EngineUnavailableError, ImageTooLargeError, StudioError
 from ops.imageio import decode
-from ops.registry import MODELS
+from ops.registry import MODELS, get_model
 from ops.settings import get_settings
 
 from . import safefetch
@@ -51,9 +51,10 @@ def ok(data: dict[str, Any]) -> dict[str, Any]:
 @router.post("/api/photo-enhancer", summary="Submit a photo enhancement task")
 def photo_enhancer(body: EnhanceRequest, request: Request, app: Studio = Depends(studio)) -> dict[str, Any]:
     user = current_user(request)
-    preset = MODELS.get(body.model_name)
-    if preset is None:
-        raise HitpawError(110400005, f"model_name must be one of: {', '.join(MODELS)}")
+    try:
+        preset = get_model(body.model_name)
+    except StudioError:
+        raise HitpawError(110400005, f"model_name must be one of: {', '.join(MODELS)}") from None
     fmt = EXTENSIONS.get(body.extension.lower() if body.extension.startswith(".") else f".{body.extension.lower()}")
     if fmt is None:
         raise HitpawError(110400007, f"extension must be one of: {', '.join(EXTENSIONS)}")

@@ -154,6 +154,12 @@ def test_spec_002_python_flow(live: LiveServer, image_host: str) -> None:
     assert next(u for u in users if u["id"] == user_id)["coins"] == 80
 
 
+def test_spec_002_example_model_name_works(live: LiveServer, image_host: str) -> None:
+    _, key = live.account(coins=100)
+    photo = HitPawAPIClient(key, live.url).enhance_photo(f"http://{image_host}/small.jpg", model_name="enhanced_v1", extension=".jpg")
+    assert photo["consume_coins"] == 30  # general_4x, what the spec's examples mean by enhanced_v1
+
+
 def hitpaw(live: LiveServer, key: str, path: str, body: dict) -> httpx.Response:
     return httpx.post(f"{live.url}/api/{path}", headers={"Apikey": key}, json=body, timeout=60)
 
@@ -163,7 +169,7 @@ def test_spec_002_error_codes(live: LiveServer, image_host: str) -> None:
     good = {"model_name": "general_2x", "img_url": f"http://{image_host}/small.jpg", "extension": ".jpg"}
     cases = [
         ("bad-key", good, 400, 110400000),
-        (key, {**good, "model_name": "enhanced_v1"}, 400, 110400005),
+        (key, {**good, "model_name": "no_such_model"}, 400, 110400005),
         (key, {**good, "extension": ".gif"}, 400, 110400007),
         (key, {**good, "img_url": "ftp://example.com/x.jpg"}, 400, 100400001),
         (key, {"model_name": "general_2x"}, 403, 100403000),

@@ -7,6 +7,7 @@ from typing import Any
 
 from ..engines import engines_for
 from ..operation import Operation, Preset
+from ..presets import ALIASES
 from ..registry import MODELS, OPERATIONS
 from ..schema import FieldSpec, fields_of, rules_of
 
@@ -35,6 +36,8 @@ def _text_lines() -> Iterator[str]:
         yield f"  {preset.name}  — {preset.display_name}, {preset.coins} coins"
         yield f"      {preset.summary}"
         yield f"      chain: {chain_text(preset)}"
+    for alias, target in ALIASES.items():
+        yield f"\n  {alias}  — alias of {target} (used by spec 002's examples)"
 
 
 def markdown() -> str:
