@@ -38,6 +38,7 @@ class Operation:
     group: Group
     engines: tuple[str, ...]  # best first; "auto" picks the first that can run here
     credits: int | PerValue = 1
+    sets_format: bool = False  # the operation decides the output format itself (no format picker in the UI)
 
     @property
     def free(self) -> bool:

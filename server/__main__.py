@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import sys
 
 from sqlalchemy import select
 
-from .accounts import TIERS, AccountError, create_key, create_user, revoke_key
+from .accounts import TIERS, AccountError, create_key, create_user, revoke_key, set_password
 from .config import get_server_settings
 from .db import ApiKey, Database, User
 
@@ -31,6 +32,9 @@ def main(argv: list[str] | None = None) -> int:
     new_key.add_argument("--name", default="")
     keys = commands.add_parser("keys", help="list a user's keys")
     keys.add_argument("email")
+    password = commands.add_parser("set-password", help="set the password used to sign in to the web UI")
+    password.add_argument("email")
+    password.add_argument("--password", help="(prompted for when left out)")
     revoke = commands.add_parser("revoke-key", help="revoke a key by its id")
     revoke.add_argument("email")
     revoke.add_argument("key_id")
@@ -71,6 +75,9 @@ def _run(args: argparse.Namespace, session) -> int:  # noqa: ANN001
             state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
             used = f"{key.last_used_at:%Y-%m-%d %H:%M}" if key.last_used_at else "never"
             print(f"{key.id}  {key.prefix}…  {key.name or '-':<12} {state:<18} last used {used}")
+    elif args.command == "set-password":
+        set_password(user, args.password or getpass.getpass(f"password for {user.email}: "))
+        print("password set")
     elif args.command == "revoke-key":
         if not revoke_key(session, user.id, args.key_id):
             raise AccountError("no such active key for this user")

@@ -42,6 +42,30 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+PBKDF2_ROUNDS = 240_000
+
+
+def set_password(user: User, password: str) -> None:
+    if len(password) < 8:
+        raise AccountError("a password needs at least 8 characters")
+    salt = secrets.token_hex(16)
+    digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt.encode(), PBKDF2_ROUNDS).hex()
+    user.password_hash = f"pbkdf2_sha256${PBKDF2_ROUNDS}${salt}${digest}"
+
+
+def check_password(session: Session, email: str, password: str) -> bool:
+    user = session.scalar(select(User).where(User.email == email))
+    if user is None or not user.password_hash:
+        return False
+    _, rounds, salt, digest = user.password_hash.split("$")
+    candidate = hashlib.pbkdf2_hmac("sha256", password.encode(), salt.encode(), int(rounds)).hex()
+    return secrets.compare_digest(candidate, digest)
+
+
+def get_or_create(session: Session, email: str, **defaults: object) -> User:
+    return session.scalar(select(User).where(User.email == email)) or create_user(session, email, **defaults)  # type: ignore[arg-type]
+
+
 def create_user(session: Session, email: str, tier: str = "free", credits: int = 0, coins: int = 0) -> User:
     if tier not in TIERS:
         raise AccountError(f"unknown tier {tier!r} (one of: {', '.join(TIERS)})")

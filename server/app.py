@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -46,12 +47,30 @@ def create_app(settings: ServerSettings | None = None, with_ui: bool = True) -> 
     if with_ui:
         import gradio as gr
 
+        from ops.settings import get_settings
         from webui.app import build
 
-        demo = build()
-        demo.queue(max_size=64)
-        app = gr.mount_gradio_app(app, demo, path="/", max_file_size="64mb")
+        login = ui_login_enabled(settings)
+        demo = build(studio, login)
+        auth = (lambda email, password: _check_login(studio, email, password)) if login else None
+        app = gr.mount_gradio_app(app, demo, path="/", max_file_size=get_settings().max_bytes, auth=auth,
+                                  auth_message="Sign in with your account's email and password (python -m server set-password).")
     return app
+
+
+def ui_login_enabled(settings: ServerSettings) -> bool:
+    """Login is on when asked, or by default when the app is public (a Space, or listening beyond loopback)."""
+    if settings.ui_login != "auto":
+        return settings.ui_login == "on"
+    host = os.environ.get("STUDIO_HOST", "127.0.0.1")
+    return bool(os.environ.get("SPACE_ID")) or host not in ("127.0.0.1", "localhost", "::1")
+
+
+def _check_login(studio: Studio, email: str, password: str) -> bool:
+    from .accounts import check_password
+
+    with studio.db.session() as session:
+        return check_password(session, email, password)
 
 
 def _error_handlers(app: FastAPI) -> None:

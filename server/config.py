@@ -22,6 +22,8 @@ class ServerSettings(BaseSettings):
     fetch_timeout: float = Field(20, gt=0, description="Seconds allowed to fetch an img_url.")
     anonymous_per_minute: int = Field(30, ge=1, description="Rate limit per client address for requests without a valid key.")
     ssrf_allow: str = Field("", description="Comma-separated host:port pairs exempt from the SSRF guard (tests only).")
+    ui_login: str = Field("auto", pattern="^(auto|on|off)$", description="Web UI login: auto = on when the app is public (a Space, or not on loopback).")
+    owner_email: str = Field("owner@localhost", description="The account the UI's Settings tab manages when login is off.")
 
     @property
     def db_url(self) -> str:

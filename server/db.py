@@ -32,6 +32,7 @@ class User(Base):
     tier: Mapped[str] = mapped_column(String(20), default="free")
     credits: Mapped[int] = mapped_column(Integer, default=0)
     coins: Mapped[int] = mapped_column(Integer, default=0)
+    password_hash: Mapped[str | None] = mapped_column(String(200), nullable=True)  # for the web UI's login
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
 
 

@@ -49,3 +49,12 @@ class RateLimiter:
                 monthly = max(0, per_month - self.storage.get(month.key_for(identity, "month")))
             headers |= {"X-RateLimit-Limit-Month": str(per_month), "X-RateLimit-Remaining-Month": str(monthly)}
         return Verdict(allowed, headers, 0 if allowed else max(1, math.ceil(retry_at - time.time())))
+
+    def usage(self, identity: str, per_minute: int, per_month: int | None) -> dict[str, int | None]:
+        """Requests counted so far in the current windows (nothing is spent by asking)."""
+        minute = RateLimitItemPerMinute(per_minute)
+        month = RateLimitItemPerMonth(per_month or 1)
+        return {
+            "minute": self.storage.get(minute.key_for(identity, "minute")),
+            "month": self.storage.get(month.key_for(identity, "month")) if per_month else None,
+        }

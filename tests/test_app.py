@@ -24,7 +24,6 @@ def client() -> Iterator[gradio_client.Client]:
     from webui.app import build
 
     demo = build()
-    demo.queue()
     port = free_port()
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
     try:

@@ -7,8 +7,12 @@ from typing import Any
 
 import gradio as gr
 
-from ops.schema import FieldSpec, fields_of
 from ops.params import Params
+from ops.schema import FieldSpec, fields_of
+
+#: parameters the UI feeds from its own components (a painted mask, an uploaded picture)
+MASK_FIELD = "mask_data_url"
+IMAGE_FIELDS = {"background_image_key"}
 
 
 @dataclass(frozen=True)
@@ -20,7 +24,7 @@ class Widget:
 
 def build(model: type[Params]) -> list[Widget]:
     """Render every parameter (nested groups as labelled groups); return them in input order."""
-    return _build(fields_of(model), "")
+    return _build([f for f in fields_of(model) if f.name != MASK_FIELD], "")
 
 
 def _build(fields: list[FieldSpec], prefix: str) -> list[Widget]:
@@ -39,16 +43,21 @@ def _build(fields: list[FieldSpec], prefix: str) -> list[Widget]:
 def _component(spec: FieldSpec, path: str) -> gr.components.Component:
     label = f"{path}{'' if spec.required else ' (optional)'}"
     info = spec.description or None
-    if spec.kind == "choice":
-        return gr.Dropdown(choices=list(spec.choices), value=spec.default, label=label, info=info)
+    if spec.name in IMAGE_FIELDS:
+        return gr.Image(type="filepath", image_mode=None, label=label, height=160)
+    if spec.kind == "choice":  # a required choice starts on its first option rather than empty
+        value = spec.default if spec.default is not None else spec.choices[0]
+        return gr.Dropdown(choices=list(spec.choices), value=value, label=label, info=info)
     if spec.kind == "bool":
         return gr.Checkbox(value=bool(spec.default), label=label, info=info)
     if spec.kind in ("int", "float"):
         step = 1 if spec.kind == "int" else 0.01
         if spec.minimum is not None and spec.maximum is not None and spec.default is not None:
             return gr.Slider(spec.minimum, spec.maximum, value=spec.default, step=step, label=label, info=info)
-        return gr.Number(value=spec.default, label=label, info=info, precision=0 if spec.kind == "int" else None,
-                         minimum=spec.minimum, maximum=spec.maximum)
+        # browsers send 0 for an empty number box, so 0 means "not set" for optional, positive fields
+        unset = not spec.required and (spec.minimum or 0) > 0
+        return gr.Number(value=spec.default if spec.default is not None else (0 if unset else None), precision=0 if spec.kind == "int" else None,
+                         label=f"{label}{'; 0 = not set' if unset else ''}", info=info)  # fmt: skip
     if spec.kind == "colour":
         return gr.ColorPicker(value=spec.default or "#ffffff", label=label, info=info)
     placeholder = "x, y, w, h" if spec.kind == "box" else None
@@ -62,8 +71,9 @@ def to_params(widgets: list[Widget], values: tuple[Any, ...]) -> dict[str, Any]:
     defaults (an untouched "resize" box means no resize, not an empty one).
     """
     params: dict[str, Any] = {}
-    touched = {w.path.rpartition(".")[0] for w, v in zip(widgets, values, strict=True) if _value(w.spec, v) not in (None, w.spec.default)}
-    for widget, value in zip(widgets, values, strict=True):
+    pairs = list(zip(widgets, values, strict=True))
+    touched = {w.path.rpartition(".")[0] for w, v in pairs if _value(w.spec, v) not in (None, w.spec.default)}
+    for widget, value in pairs:
         value = _value(widget.spec, value)
         group = widget.path.rpartition(".")[0]
         if value is None or (group and group not in touched):
@@ -81,6 +91,8 @@ def _value(spec: FieldSpec, value: Any) -> Any:
         return None
     if spec.kind == "box":
         return [float(v) for v in str(value).replace(",", " ").split()]
+    if spec.kind in ("int", "float") and not spec.required and (spec.minimum or 0) > 0 and value == 0:
+        return None
     if spec.kind == "int":
         return int(value)
     if spec.kind == "choice" and isinstance(spec.choices[0], int):

@@ -50,6 +50,7 @@ REMOVE_BACKGROUND = Operation(
     group="Background",
     engines=SEGMENTATION_ENGINES,
     credits=1,
+    sets_format=True,
 )
 
 REPLACE_BACKGROUND = Operation(
@@ -68,6 +69,7 @@ BLUR_BACKGROUND = Operation(
     group="Background",
     engines=SEGMENTATION_ENGINES,
     credits=1,
+    sets_format=True,
 )
 
 SMART_CROP = Operation(

@@ -63,6 +63,7 @@ COMPRESS_OPTIMIZE = Operation(
     group="Convert",
     engines=("pillow-jpeg",),
     credits=0,
+    sets_format=True,
 )
 
 CROP_RESIZE = Operation(
@@ -81,4 +82,5 @@ CONVERT = Operation(
     group="Convert",
     engines=("pillow-codecs",),
     credits=0,
+    sets_format=True,
 )

@@ -1,0 +1,57 @@
+"""The spec-002 model names, and free-form chains of operations, as one tab."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import gradio as gr
+
+from ops import chain
+from ops.cli.listing import chain_text
+from ops.registry import MODELS
+
+from .results import FORMATS, run_job
+from .tabs import EXAMPLES
+
+
+def models_tab() -> None:
+    choices = [(f"{p.display_name} ({p.name}, {p.coins} coins)", p.name) for p in MODELS.values()]
+    with gr.Row():
+        with gr.Column():
+            source = gr.Image(type="filepath", image_mode=None, label="Input image")
+            model = gr.Dropdown(choices, value="general_2x", label="Model")
+            about = gr.Markdown(_describe("general_2x"))
+            fmt = gr.Dropdown(FORMATS, value="auto", label="Output format")
+            button = gr.Button("Enhance", variant="primary")
+        with gr.Column():
+            comparison = gr.ImageSlider(label="Before / after", type="filepath", image_mode=None, format="png")
+            download = gr.File(label="Download full-resolution result")
+            report = gr.Markdown()
+    gr.Examples(examples=[[str(p)] for p in sorted(EXAMPLES.glob("*.jpg"))], inputs=[source])
+    model.change(_describe, model, about, queue=False, api_visibility="private")
+
+    def run(image: str | None, name: str, chosen: str, progress: gr.Progress = gr.Progress()) -> Any:
+        return run_job(image, lambda: chain.plan_model(name), chosen, progress)
+
+    button.click(run, [source, model, fmt], [comparison, download, report], api_name="model", concurrency_id="device", concurrency_limit=1)
+    with gr.Accordion("Chain of operations (JSON, as the REST API takes it)", open=False):
+        steps = gr.Code(
+            value=json.dumps([{"type": "crop-resize", "params": {"resize": {"width": 800}}}, {"type": "convert", "params": {"output_format": "webp"}}], indent=1),
+            language="json", label="operations",
+        )  # fmt: skip
+        chain_button = gr.Button("Run chain")
+
+    def run_chain(image: str | None, text: str, progress: gr.Progress = gr.Progress()) -> Any:
+        try:
+            parsed = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise gr.Error(f"operations is not valid JSON: {exc}") from None
+        return run_job(image, lambda: chain.plan(parsed), "auto", progress)
+
+    chain_button.click(run_chain, [source, steps], [comparison, download, report], api_name="chain", concurrency_id="device", concurrency_limit=1)
+
+
+def _describe(name: str) -> str:
+    preset = MODELS[name]
+    return f"{preset.summary}\n\nRuns: `{chain_text(preset)}`"

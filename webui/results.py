@@ -1,0 +1,60 @@
+"""Turning a finished job into what the UI shows: before/after, a download, and a report."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+from PIL import Image, ImageOps
+
+from ops.errors import StudioError
+from ops.pipeline import OutputOptions, Processed, process
+
+FORMATS = ["auto", "png", "jpg", "webp"]
+Outputs = tuple[tuple[str, str], str, str]
+
+
+def run_job(image: str | None, planned_or_error: Any, fmt: str = "auto", progress: gr.Progress | None = None) -> Outputs:
+    """Run planned steps on the uploaded file; every expected failure becomes a readable gr.Error."""
+    if not image:
+        raise gr.Error("Upload an image first.")
+    try:
+        steps = planned_or_error() if callable(planned_or_error) else planned_or_error
+        options = OutputOptions(format={"jpg": "jpeg"}.get(fmt, fmt) if fmt and fmt != "auto" else None)
+        report = (lambda fraction, message: progress(fraction, desc=message)) if progress else None
+        done = process(image, steps, options, report)
+    except StudioError as exc:
+        raise gr.Error(exc.message) from None
+    out = Path(tempfile.mkdtemp(prefix="studio-")) / f"{Path(image).stem}-result{done.encoded.extension}"
+    out.write_bytes(done.encoded.data)
+    return (image, str(out)), str(out), report_markdown(done)
+
+
+def report_markdown(done: Processed) -> str:
+    summary = done.summary()
+    (w0, h0), (w1, h1) = summary["input_size"], summary["output_size"]
+    lines = [f"**{w0}x{h0} → {w1}x{h1}**, {summary['input_bytes']:,} → {summary['output_bytes']:,} bytes ({summary['format'].upper()})"]
+    for step in summary["steps"]:
+        facts = ", ".join(f"{k}: {v}" for k, v in step["details"].items())
+        lines.append(f"- `{step['operation']}` ran on engine **{step['engine']}** in {step['seconds']:.2f} s" + (f" ({facts})" if facts else ""))
+    lines += [f"- ⚠️ {w}" for w in summary["warnings"]]
+    return "\n".join(lines)
+
+
+def upright_size(path: str) -> tuple[int, int]:
+    """The size the image is shown at (EXIF orientation applied), without decoding its pixels."""
+    with Image.open(path) as image:
+        orientation = image.getexif().get(0x0112, 1)
+        width, height = image.size
+    return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
+
+
+def editor_background(path: str | None) -> dict[str, Any] | None:
+    """The painting canvas for a new input: the upright image, no layers yet."""
+    if not path:
+        return None
+    with Image.open(path) as image:
+        upright = ImageOps.exif_transpose(image).convert("RGB")
+    return {"background": upright, "layers": [], "composite": None}

@@ -1,0 +1,96 @@
+"""One tab per operation, generated from its declaration."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from ops import chain
+from ops.engines import engines_for
+from ops.operation import Operation
+
+from . import masks, widgets
+from .results import FORMATS, editor_background, run_job, upright_size
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def queue_for(op: Operation) -> dict[str, Any]:
+    """Model work shares one device (one at a time, across tabs); free operations have their own lane."""
+    if op.free:
+        return {"concurrency_id": "free", "concurrency_limit": 4}
+    return {"concurrency_id": "device", "concurrency_limit": 1}
+
+
+def availability(op: Operation) -> str | None:
+    """None when an engine can run here; otherwise what is missing and how to get it."""
+    status = engines_for(op)
+    if any(reason is None for _, reason in status):
+        return None
+    lines = [f"- `{name}`: {reason}" for name, reason in status]
+    return "⚠️ **This operation cannot run here yet.**\n" + "\n".join(lines) + "\n\nInstall weights from the Settings tab or with `python -m ops models fetch NAME`."
+
+
+def operation_tab(op: Operation) -> None:
+    notice = availability(op)
+    gr.Markdown(f"**{op.summary}** — cost: {op.describe_cost()}. Engines, best first: {', '.join(op.engines)}.")
+    if notice:
+        gr.Markdown(notice)
+    wants_mask = widgets.MASK_FIELD in op.params.model_fields
+    with gr.Row():
+        with gr.Column():
+            source = gr.Image(type="filepath", image_mode=None, label="Input image", sources=["upload", "clipboard"])
+            editor = None
+            if wants_mask:
+                editor = gr.ImageEditor(
+                    type="numpy", image_mode="RGBA", format="png", label="Paint over what to remove",
+                    brush=gr.Brush(colors=["#ff00ff"], color_mode="fixed", default_size=24), layers=False, transforms=(),
+                )  # fmt: skip
+                source.change(editor_background, source, editor, queue=False, api_visibility="private")
+            params = widgets.build(op.params)
+            fmt = None if op.sets_format else gr.Dropdown(FORMATS, value="auto", label="Output format", info="auto keeps the input's format")
+            button = gr.Button(f"Run {op.name}", variant="primary", interactive=notice is None)
+        with gr.Column():
+            comparison = gr.ImageSlider(label="Before / after", type="filepath", image_mode=None, format="png")
+            download = gr.File(label="Download full-resolution result")
+            report = gr.Markdown()
+            mask_preview = gr.Image(label="Mask as the operation receives it", format="png", visible=wants_mask, type="numpy")
+    examples = sorted(str(p) for p in EXAMPLES.iterdir() if p.suffix in (".jpg", ".png"))
+    gr.Examples(examples=[[e] for e in examples], inputs=[source])
+
+    extra = [editor] if editor is not None else []
+    formats = [fmt] if fmt is not None else []
+
+    def gather(image: str | None, values: tuple[Any, ...]) -> tuple[dict[str, Any], tuple[Any, ...], str]:
+        painted = values[0] if editor is not None else None
+        rest = values[len(extra) :]
+        chosen = rest[-1] if fmt is not None else "auto"
+        knobs = rest[: len(params)]
+        found = widgets.to_params(params, knobs)
+        if editor is not None and image:
+            mask = masks.painted_mask(painted, upright_size(image))
+            if mask is not None:
+                found[widgets.MASK_FIELD] = masks.to_data_url(mask)
+        return found, knobs, chosen
+
+    def run(image: str | None, *values: Any, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
+        found, _, chosen = gather(image, values)
+        return run_job(image, lambda: chain.plan_one(op.name, found), chosen, progress)
+
+    inputs = [source, *extra, *(w.component for w in params), *formats]
+    button.click(run, inputs, [comparison, download, report], api_name=op.name, **queue_for(op))
+    if editor is not None:
+        preview = gr.Button("Preview mask", size="sm")
+
+        def show_mask(image: str | None, painted: dict[str, Any] | None) -> Any:
+            if not image:
+                raise gr.Error("Upload an image first.")
+            mask = masks.painted_mask(painted, upright_size(image))
+            if mask is None:
+                raise gr.Error("Nothing is painted yet.")
+            return mask
+
+        preview.click(show_mask, [source, editor], mask_preview, api_name=f"{op.name}-mask", concurrency_id="free")
+
