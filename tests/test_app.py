@@ -1,22 +1,20 @@
-"""The Gradio app: every runnable tab answers through gradio_client under its operation name."""
+"""The Gradio app through gradio_client: every runnable tab, the queue lanes, and painted masks."""
 
 from __future__ import annotations
 
-import socket
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
 from tests.conftest import EXAMPLES
+from tests.server_harness import free_port
 
 gradio_client = pytest.importorskip("gradio_client")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from gradio_client import handle_file  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -32,30 +30,88 @@ def client() -> Iterator[gradio_client.Client]:
         demo.close()
 
 
-def test_free_operations_are_api_endpoints_named_after_the_operation(client: gradio_client.Client) -> None:
+@pytest.fixture(scope="module")
+def small(tmp_path_factory: pytest.TempPathFactory) -> str:
+    path = tmp_path_factory.mktemp("img") / "small.png"
+    Image.open(EXAMPLES / "cat.jpg").crop((150, 80, 182, 104)).save(path)
+    return str(path)
+
+
+def test_every_operation_is_an_endpoint_named_after_it(client: gradio_client.Client) -> None:
+    from ops.registry import OPERATIONS
+
     endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
-    assert {"/compress-optimize", "/crop-resize", "/convert", "/enhance", "/enhance-anime"} <= set(endpoints)
+    assert {f"/{name}" for name in OPERATIONS} | {"/model", "/chain", "/remove-object-mask"} <= set(endpoints)
 
 
-def test_each_free_operation_runs_through_the_api(client: gradio_client.Client) -> None:
-    photo = gradio_client.handle_file(str(EXAMPLES / "cup.jpg"))
+def test_each_runnable_operation_through_the_api(client: gradio_client.Client, small: str) -> None:
+    photo = handle_file(str(EXAMPLES / "cup.jpg"))
     (before, after), download, report = client.predict(photo, 60, api_name="/compress-optimize")
     assert Image.open(download).format == "JPEG" and "pillow-jpeg" in report
-    _, download, report = client.predict(photo, "", "", 120, None, True, api_name="/crop-resize")
+    _, download, report = client.predict(photo, "", "", 120, 0, True, "auto", api_name="/crop-resize")
     assert Image.open(download).size == (120, 80) and "pillow-resample" in report
     _, download, report = client.predict(photo, "webp", 80, api_name="/convert")
     assert Image.open(download).format == "WEBP" and "pillow-codecs" in report
+    _, download, report = client.predict(handle_file(small), 4, "png", api_name="/enhance")
+    assert Image.open(download).size == (128, 96) and "realesrgan-x4plus" in report and "weights:" in report
+    _, download, report = client.predict(handle_file(small), "auto", api_name="/enhance-anime")
+    assert Image.open(download).size == (128, 96) and "realesrgan-x4plus-anime-6b" in report
+    _, download, report = client.predict(handle_file(small), "general_2x", "auto", api_name="/model")
+    assert Image.open(download).size == (64, 48) and "realesrgan-x4plus" in report
+    steps = '[{"type": "crop-resize", "params": {"resize": {"width": 16}}}, {"type": "convert", "params": {"output_format": "webp"}}]'
+    _, download, report = client.predict(handle_file(small), steps, api_name="/chain")
+    assert Image.open(download).size == (16, 12) and Image.open(download).format == "WEBP"
 
 
-def test_enhance_runs_through_the_api_with_the_real_model(client: gradio_client.Client, tmp_path) -> None:
-    small = tmp_path / "small.png"
-    Image.open(EXAMPLES / "cat.jpg").crop((200, 100, 232, 124)).save(small)
-    _, download, report = client.predict(gradio_client.handle_file(str(small)), 4, api_name="/enhance")
-    assert Image.open(download).size == (128, 96)
-    assert "realesrgan-x4plus" in report and "weights:" in report
+def test_unavailable_operations_explain_themselves(client: gradio_client.Client, small: str) -> None:
+    with pytest.raises(Exception, match="not available in this release yet"):
+        client.predict(handle_file(small), 0.8, "auto", api_name="/enhance-face")
 
 
 def test_errors_reach_the_client_as_messages(client: gradio_client.Client) -> None:
-    photo = gradio_client.handle_file(str(EXAMPLES / "cup.jpg"))
+    photo = handle_file(str(EXAMPLES / "cup.jpg"))
     with pytest.raises(Exception, match="at least one of crop, resize"):
-        client.predict(photo, "", "", None, None, True, api_name="/crop-resize")
+        client.predict(photo, "", "", 0, 0, True, "auto", api_name="/crop-resize")
+
+
+def test_a_free_operation_completes_while_a_long_model_job_runs(client: gradio_client.Client, tmp_path: Path) -> None:
+    big = tmp_path / "busy.png"
+    Image.open(EXAMPLES / "cup.jpg").crop((0, 0, 240, 180)).save(big)
+    long_job = client.submit(handle_file(str(big)), 4, "auto", api_name="/enhance")  # ~10 s of model work
+    time.sleep(1.5)
+    started = time.monotonic()
+    _, download, _ = client.predict(handle_file(str(EXAMPLES / "cat.jpg")), 50, api_name="/compress-optimize")
+    assert Image.open(download).format == "JPEG"
+    assert not long_job.done(), "the model job should still be running"
+    assert time.monotonic() - started < 8
+    long_job.result(timeout=300)
+
+
+def test_painted_mask_arrives_pixel_exact(client: gradio_client.Client, tmp_path: Path) -> None:
+    source = tmp_path / "photo.png"
+    Image.open(EXAMPLES / "cat.jpg").crop((0, 0, 120, 90)).save(source)
+    layer = np.zeros((90, 120, 4), np.uint8)
+    rng = np.random.default_rng(3)
+    painted = rng.random((90, 120)) > 0.7  # an irregular stroke pattern, single pixels included
+    layer[painted] = (255, 0, 255, 255)
+    layer[5, 7] = (255, 0, 255, 1)  # even the faintest touch of the brush counts
+    painted[5, 7] = True
+    Image.fromarray(layer, "RGBA").save(tmp_path / "layer.png")
+    editor = {"background": handle_file(str(source)), "layers": [handle_file(str(tmp_path / "layer.png"))], "composite": None}
+    mask_file = client.predict(handle_file(str(source)), editor, api_name="/remove-object-mask")
+    mask = np.asarray(Image.open(mask_file))
+    assert mask.shape[:2] == (90, 120)
+    received = (mask if mask.ndim == 2 else mask[..., 0]) > 127
+    assert np.array_equal(received, painted)
+
+
+def test_the_mask_data_url_is_lossless() -> None:
+    import base64
+    import io
+
+    from webui.masks import to_data_url
+
+    mask = (np.random.default_rng(1).random((37, 53)) > 0.5).astype(np.uint8) * 255
+    url = to_data_url(mask)
+    assert url.startswith("data:image/png;base64,")
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1])))), mask)
