@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .engines import Engine, RunContext, choose
-from .engines.base import DEVICE_SLOT, ProgressFn
+from .engines.base import DEVICE_SLOT, ProgressFn, Resolver
 from .errors import ParamValidationError, ProcessingError, StudioError, UnknownOperationError, Violation
 from .imageio import Picture
 from .operation import Operation
@@ -112,10 +112,12 @@ def plan_model(model_name: str) -> list[PlannedStep]:
     return plan(get_model(model_name).steps, location=f"model {model_name}")
 
 
-def run(picture: Picture, steps: Sequence[PlannedStep], progress: ProgressFn | None = None) -> ChainResult:
+def run(
+    picture: Picture, steps: Sequence[PlannedStep], progress: ProgressFn | None = None, resolve: Resolver | None = None
+) -> ChainResult:
     records = []
     for index, step in enumerate(steps):
-        ctx = RunContext(_scaled(progress, index, len(steps), step.operation.name))
+        ctx = RunContext(_scaled(progress, index, len(steps), step.operation.name), resolve)
         for note in (picture.notes if index == 0 else ()) + step.notes:
             ctx.warn(note)
         started = time.perf_counter()

@@ -9,7 +9,7 @@ from typing import Any
 
 from . import chain
 from .chain import ChainResult, PlannedStep
-from .engines.base import ProgressFn
+from .engines.base import ProgressFn, Resolver
 from .errors import InputError
 from .imageio import Encoded, OutputFormat, encode, read_image
 
@@ -64,9 +64,10 @@ def process(
     steps: Sequence[PlannedStep],
     options: OutputOptions = OutputOptions(),
     progress: ProgressFn | None = None,
+    resolve: Resolver | None = None,
 ) -> Processed:
     picture = read_image(source)
-    result = chain.run(picture, steps, progress)
+    result = chain.run(picture, steps, progress, resolve)
     produced = result.picture.target_format
     if options.format and produced and options.format != produced:
         raise InputError(

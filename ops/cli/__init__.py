@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from pathlib import Path
@@ -26,6 +27,8 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    # failures are reported per file in words; tracebacks only with STUDIO_DEBUG=1
+    logging.basicConfig(level=logging.DEBUG if os.environ.get("STUDIO_DEBUG") else logging.CRITICAL)
     if args.command in (None, "list"):
         print(listing.markdown() if getattr(args, "markdown", False) else listing.text())
         return EXIT_OK

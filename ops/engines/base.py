@@ -11,13 +11,27 @@ from ..imageio import Picture
 from ..params import Params
 
 ProgressFn = Callable[[float, str], None]
+Resolver = Callable[[str], bytes]
+
+
+def read_local_file(reference: str) -> bytes:
+    """The CLI's and the UI's resolver: a reference is a path on this machine."""
+    from pathlib import Path
+
+    from ..errors import InputError
+
+    path = Path(reference)
+    if not path.is_file():
+        raise InputError(f"no such file: {reference}")
+    return path.read_bytes()
 
 
 class RunContext:
     """What an engine may use while it runs: progress reporting and warnings for the job result."""
 
-    def __init__(self, progress: ProgressFn | None = None) -> None:
+    def __init__(self, progress: ProgressFn | None = None, resolve: Resolver | None = None) -> None:
         self._progress = progress
+        self.resolve = resolve or read_local_file  # storage keys -> bytes (the API passes its own)
         self.warnings: list[str] = []
         self.details: dict[str, object] = {}  # what exactly ran: weights, device, precision, estimates
 

@@ -10,7 +10,7 @@ from ..operation import Operation, PerValue
 from ..params import Params, RequiredWhen
 from .fields import HexColour, ImageFormat
 
-SEGMENTATION_ENGINES = ("birefnet-general", "isnet-general-use", "u2net_human_seg", "u2netp")
+SEGMENTATION_ENGINES = ("birefnet-general", "isnet-general-use", "u2netp", "u2net_human_seg")  # people-only model last: chosen, never auto
 
 
 class RemoveBackgroundParams(Params):

@@ -1,0 +1,114 @@
+"""Subject segmentation with rembg's sessions, refined to full resolution with clean edges.
+
+The network's low-resolution matte is upsampled, snapped to the image's edges with a guided
+filter, and the fringe is colour-decontaminated so no halo of the old background remains.
+The background operations (remove/replace/blur) share these engines and differ only in how
+they composite.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import cv2
+import numpy as np
+
+from ..imageio import Picture
+from ..masks import guided_filter
+from ..params import Params
+from ..errors import EngineUnavailableError
+from ..weights import entry, installed, require
+from ..weights.store import not_installed
+from .base import ENGINES, Engine, RunContext, register
+
+if TYPE_CHECKING:
+    from rembg.sessions.base import BaseSession
+
+#: how each operation turns (picture, alpha) into its result; filled in by ops.engines.background
+COMPOSERS: dict[type[Params], Callable[[Picture, np.ndarray, Any, RunContext], Picture]] = {}
+_sessions: dict[str, Any] = {}
+_lock = threading.Lock()
+
+
+class Segmenter(Engine):
+    """A rembg model; ``model`` is both the manifest name and rembg's session name."""
+
+    uses_device = True
+
+    def __init__(self, model: str, operations: tuple[str, ...], description: str) -> None:
+        self.name = model  # type: ignore[misc]
+        self.model = model
+        self.operations = operations  # type: ignore[misc]
+        self.description = description  # type: ignore[misc]
+
+    def unavailable_reason(self) -> str | None:
+        return None if installed(entry(self.model)) else not_installed(entry(self.model))
+
+    def session(self) -> BaseSession:
+        with _lock:
+            if self.model not in _sessions:
+                paths = require(entry(self.model))
+                os.environ["U2NET_HOME"] = str(next(iter(paths.values())).parent)  # rembg reads its files here
+                from rembg import new_session  # imported late: its first import compiles pymatting
+
+                _sessions[self.model] = new_session(self.model, providers=["CPUExecutionProvider"])
+            return _sessions[self.model]
+
+    def alpha(self, picture: Picture, ctx: RunContext) -> np.ndarray:
+        """float32 HxW matte in [0, 1] at the picture's full resolution."""
+        from PIL import Image
+
+        rgb = picture.pixels[..., :3] if picture.channels >= 3 else np.repeat(picture.pixels[..., :1], 3, axis=2)
+        small = _preview(rgb)
+        ctx.report(0.1, f"segmenting with {self.model}")
+        matte = np.asarray(self.session().predict(Image.fromarray(small))[0], np.float32) / 255.0
+        ctx.report(0.6, "refining edges")
+        return refine(rgb, matte)
+
+    def run(self, picture: Picture, params: Params, ctx: RunContext) -> Picture:
+        compose = COMPOSERS[type(params)]
+        ctx.detail(segmentation=self.model)
+        return compose(picture, self.alpha(picture, ctx), params, ctx)
+
+
+def _preview(rgb: np.ndarray, side: int = 1024) -> np.ndarray:
+    """8-bit, at most ``side`` px: the networks see 320-1024 px anyway."""
+    eight = rgb if rgb.dtype == np.uint8 else (rgb // 257).astype(np.uint8)
+    scale = side / max(eight.shape[:2])
+    if scale >= 1:
+        return np.ascontiguousarray(eight)
+    return cv2.resize(eight, (round(eight.shape[1] * scale), round(eight.shape[0] * scale)), interpolation=cv2.INTER_AREA)
+
+
+def refine(rgb: np.ndarray, matte: np.ndarray) -> np.ndarray:
+    height, width = rgb.shape[:2]
+    matte = cv2.resize(matte, (width, height), interpolation=cv2.INTER_LINEAR)
+    top = 65535.0 if rgb.dtype == np.uint16 else 255.0
+    guide = cv2.cvtColor(rgb.astype(np.float32) / top, cv2.COLOR_RGB2GRAY)
+    radius = max(2, round(max(height, width) / 400))
+    refined = guided_filter(guide, matte, radius, eps=1e-3)
+    # keep confident regions confident: the filter only reshapes the uncertain band
+    refined = np.where(matte > 0.97, 1.0, np.where(matte < 0.03, 0.0, refined))
+    return refined.astype(np.float32)
+
+
+BACKGROUND_OPS = ("remove-background", "replace-background", "blur-background")
+for _engine in (
+    Segmenter("birefnet-general", BACKGROUND_OPS, "BiRefNet general: the finest hair and edges (download)"),
+    Segmenter("isnet-general-use", BACKGROUND_OPS, "IS-Net general use: sharper than u2netp (download)"),
+    Segmenter("u2net_human_seg", BACKGROUND_OPS, "U^2-Net trained on people (download)"),
+    Segmenter("u2netp", BACKGROUND_OPS, "U^2-Net portable: small, offline, from the package registry"),
+):
+    register(_engine)
+
+
+def best_segmenter() -> Segmenter:
+    """The best installed segmenter, for engines that need a subject mask as one input among others."""
+    candidates = [ENGINES[name] for name in ("birefnet-general", "isnet-general-use", "u2netp")]
+    for engine in candidates:
+        if engine.unavailable_reason() is None:
+            return engine  # type: ignore[return-value]
+    raise EngineUnavailableError(f"no segmentation model is installed: {candidates[-1].unavailable_reason()}")
