@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select
 
 from ops import chain
-from ops.errors import StudioError
+from ops.errors import InputError, StudioError
 from ops.pipeline import OutputOptions, process
 
 from .accounts import refund
@@ -73,7 +73,7 @@ class JobService:
         try:
             data = self.storage.path(input_key, user_id).read_bytes()
             planned = chain.plan(steps)
-            done = process(data, planned, OutputOptions(**options), self._progress(job_id))
+            done = process(data, planned, OutputOptions(**options), self._progress(job_id), self._resolver(user_id))
             key = self.storage.new_key("outputs", user_id, done.encoded.extension, stem=job_id.replace("-", ""))
             self.storage.write(key, done.encoded.data)
         except NotFound:
@@ -87,6 +87,17 @@ class JobService:
             with self.db.session() as session:
                 job = session.get(Job, job_id)
                 job.status, job.output_key, job.progress, job.result = "completed", key, 1.0, done.summary()
+
+    def _resolver(self, user_id: str) -> Any:
+        """Storage keys a job refers to (e.g. background_image_key): this user's uploads only."""
+
+        def resolve(key: str) -> bytes:
+            try:
+                return self.storage.path(key, user_id).read_bytes()
+            except NotFound:
+                raise InputError(f"no upload {key!r} for this account") from None
+
+        return resolve
 
     def _progress(self, job_id: str) -> Any:
         last = [0.0, 0.0]  # time, fraction of the last write

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from ..errors import EngineNotImplementedError, EngineUnavailableError, ParamValidationError, Violation
 from ..operation import Operation
-from . import background, compress, convert, crop_resize, segment, upscale  # noqa: F401  (registers the built-in engines)
+from . import background, compress, convert, crop_resize, inpaint, segment, smart_crop, text, upscale  # noqa: F401  (registers the built-in engines)
 from .base import ENGINES, Engine, RunContext
 
 

@@ -19,7 +19,7 @@ class RemoveTextParams(Params):
     mask_data_url: DataUrl | None = Field(None, description="base64 data URL of the mask (when auto_detect is false).")
 
 
-INPAINTING_ENGINES = ("big-lama", "inpaint-offline")
+INPAINTING_ENGINES = ("big-lama", "pyramid-telea")
 
 REMOVE_OBJECT = Operation(
     name="remove-object",

@@ -1,0 +1,188 @@
+"""Inpainting: LaMa (by download) and an offline multi-scale fill, behind one crop-and-paste frame.
+
+Large images are never inpainted whole: a crop around the mask is taken, brought to the
+model's working scale, filled, scaled back, and only the masked pixels are pasted in.
+"""
+
+from __future__ import annotations
+
+import threading
+from abc import abstractmethod
+from typing import Any
+
+import cv2
+import numpy as np
+
+from ..errors import EngineUnavailableError, InputError
+from ..imageio import Picture
+from ..masks import decode_data_url
+from ..params import Params
+from ..weights import entry, installed, require
+from ..weights.store import not_installed
+from .base import ENGINES, Engine, RunContext, register
+
+
+class Inpainter(Engine):
+    """Fills ``mask`` (bool HxW) in an 8-bit RGB crop; the frame around it is shared."""
+
+    operations = ("remove-object",)
+    working_side = 512  # the crop's long side at which the fill runs
+
+    @abstractmethod
+    def fill(self, rgb: np.ndarray, mask: np.ndarray) -> np.ndarray: ...
+
+    def run(self, picture: Picture, params: Params, ctx: RunContext) -> Picture:
+        mask = decode_data_url(params.mask_data_url, (picture.width, picture.height))  # type: ignore[attr-defined]
+        return self.inpaint(picture, mask, ctx)
+
+    def inpaint(self, picture: Picture, mask: np.ndarray, ctx: RunContext) -> Picture:
+        if not mask.any():
+            raise InputError("the mask marks no pixels: paint over what should be removed")
+        x0, y0, x1, y1 = crop_around(mask, picture.width, picture.height)
+        pixels = picture.pixels
+        top = 65535 if pixels.dtype == np.uint16 else 255
+        crop = pixels[y0:y1, x0:x1]
+        rgb = crop[..., :3] if crop.shape[2] >= 3 else np.repeat(crop[..., :1], 3, axis=2)
+        rgb8 = rgb if rgb.dtype == np.uint8 else (rgb // 257).astype(np.uint8)
+        hole = mask[y0:y1, x0:x1]
+        scale = min(1.0, self.working_side / max(rgb8.shape[:2]))
+        size = (max(8, round(rgb8.shape[1] * scale)), max(8, round(rgb8.shape[0] * scale)))
+        small = cv2.resize(rgb8, size, interpolation=cv2.INTER_AREA) if scale < 1 else rgb8
+        small_hole = cv2.resize(hole.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST).astype(bool) if scale < 1 else hole
+        small_hole |= cv2.dilate(small_hole.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool) & (scale < 1)
+        ctx.report(0.2, f"filling {int(hole.sum()):,} px with {self.name}")
+        filled = self.fill(small, small_hole)
+        if scale < 1:
+            filled = cv2.resize(filled, (rgb8.shape[1], rgb8.shape[0]), interpolation=cv2.INTER_CUBIC)
+        ctx.detail(crop=[x0, y0, x1 - x0, y1 - y0], working_scale=round(scale, 3))
+        out = pixels.copy()
+        patch = filled.astype(np.float32) * (top / 255.0)
+        region = out[y0:y1, x0:x1]
+        colour = region[..., :3] if region.shape[2] >= 3 else region[..., :1]
+        values = patch if colour.shape[2] == 3 else patch.mean(axis=2, keepdims=True)
+        colour[hole] = np.clip(np.rint(values[hole]), 0, top).astype(pixels.dtype)  # only the masked pixels change
+        return picture.with_pixels(out)
+
+
+def crop_around(mask: np.ndarray, width: int, height: int) -> tuple[int, int, int, int]:
+    """The mask's bounding box with as much context again around it (at least 32 px)."""
+    ys, xs = np.nonzero(mask)
+    x0, x1, y0, y1 = xs.min(), xs.max() + 1, ys.min(), ys.max() + 1
+    margin = max(32, (x1 - x0 + y1 - y0) // 2)
+    return max(0, x0 - margin), max(0, y0 - margin), min(width, x1 + margin), min(height, y1 + margin)
+
+
+class PyramidTelea(Inpainter):
+    """Offline: Telea's fast marching, run coarse-to-fine, with grain matched to the surroundings.
+
+    A single cv2.inpaint call smears long streaks across big holes and leaves them flat and
+    plastic. Here the coarsest level (where the hole is small) gives the structure, each finer
+    level continues the edges near the hole's border, and noise with the local texture's
+    strength keeps the fill from looking airbrushed.
+    """
+
+    name = "pyramid-telea"
+    description = "multi-scale Telea fill + matched grain (OpenCV, no weights)"
+
+    def fill(self, rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        levels = [(rgb, mask)]
+        while _extent(levels[-1][1]) > 24 and min(levels[-1][0].shape[:2]) > 48:
+            image, hole = levels[-1]
+            size = (image.shape[1] // 2, image.shape[0] // 2)
+            levels.append((cv2.resize(image, size, interpolation=cv2.INTER_AREA), cv2.resize(hole.astype(np.uint8), size, interpolation=cv2.INTER_AREA) > 0))
+        image, hole = levels[-1]
+        result = cv2.inpaint(image, hole.astype(np.uint8), 5, cv2.INPAINT_TELEA)
+        for image, hole in reversed(levels[:-1]):
+            coarse = cv2.resize(result, (image.shape[1], image.shape[0]), interpolation=cv2.INTER_CUBIC)
+            local = cv2.inpaint(image, hole.astype(np.uint8), 3, cv2.INPAINT_TELEA)
+            depth = cv2.distanceTransform(hole.astype(np.uint8), cv2.DIST_L2, 3)
+            w = np.clip(depth / 6.0, 0, 1)[..., None]
+            result = np.where(hole[..., None], local * (1 - w) + coarse * w, image).astype(np.uint8)
+        return _grain(rgb, result, mask)
+
+
+def _extent(mask: np.ndarray) -> int:
+    return int(cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 3).max() * 2)
+
+
+def _grain(original: np.ndarray, filled: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Add luminance grain as strong as the surroundings' typical (median) fine detail."""
+    ring = cv2.dilate(mask.astype(np.uint8), np.ones((15, 15), np.uint8)).astype(bool) & ~mask
+    if ring.sum() < 20:
+        return filled
+    grey = cv2.cvtColor(original, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    detail = (grey - cv2.GaussianBlur(grey, (0, 0), 1.5))[ring]
+    strength = 1.4826 * float(np.median(np.abs(detail - np.median(detail))))  # robust: edges in the ring do not count
+    if strength < 0.5:
+        return filled
+    noise = cv2.GaussianBlur(np.random.default_rng(0).normal(0, 1, mask.shape).astype(np.float32), (0, 0), 0.7)
+    noise *= strength / max(float(noise.std()), 1e-6)
+    out = filled.astype(np.float32)
+    out[mask] += noise[mask][:, None]
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+class Lama(Inpainter):
+    """LaMa (big-lama): a spandrel state dict or the TorchScript export, on the shared device."""
+
+    name = "big-lama"
+    description = "LaMa big-lama (Fourier convolutions), the best fill for large regions"
+    uses_device = True
+    _lock = threading.Lock()
+    _model: Any = None
+
+    def unavailable_reason(self) -> str | None:
+        return None if installed(entry("big-lama")) else not_installed(entry("big-lama"))
+
+    def model(self) -> Any:
+        with self._lock:
+            if Lama._model is None:
+                Lama._model = load_lama(next(iter(require(entry("big-lama")).values())))
+            return Lama._model
+
+    def fill(self, rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        import torch
+
+        from ..runtime.device import device
+
+        model = self.model()
+        height, width = rgb.shape[:2]
+        ph, pw = (-height) % 8, (-width) % 8
+        image = np.pad(rgb, ((0, ph), (0, pw), (0, 0)), mode="reflect").astype(np.float32) / 255
+        hole = np.pad(mask, ((0, ph), (0, pw)), mode="reflect").astype(np.float32)
+        with torch.inference_mode():
+            x = torch.from_numpy(image.transpose(2, 0, 1))[None].to(device())
+            m = torch.from_numpy(hole)[None, None].to(device())
+            out = model(x, m)[0].float().clamp(0, 1).cpu().numpy().transpose(1, 2, 0)
+        return np.rint(out[:height, :width] * 255).astype(np.uint8)
+
+
+def load_lama(path: Any) -> Any:
+    import torch
+
+    from ..runtime.device import device
+    from ..runtime.torchvision_compat import install
+
+    try:
+        return torch.jit.load(str(path), map_location=device()).eval()
+    except RuntimeError:
+        pass
+    install()
+    import spandrel
+
+    state = spandrel.canonicalize_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    descriptor = spandrel.ModelLoader().load_from_state_dict(state)
+    if descriptor.architecture.id != "LaMa":
+        raise EngineUnavailableError(f"{path} is not a LaMa checkpoint")
+    return descriptor.model.eval().to(device())
+
+
+for _engine in (Lama(), PyramidTelea()):
+    register(_engine)
+
+
+def best_inpainter() -> Inpainter:
+    for name in ("big-lama", "pyramid-telea"):
+        if ENGINES[name].unavailable_reason() is None:
+            return ENGINES[name]  # type: ignore[return-value]
+    raise EngineUnavailableError("no inpainting engine can run")

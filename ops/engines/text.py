@@ -1,0 +1,121 @@
+"""remove-text: PP-OCRv4's text detector (DB) finds the text, its boxes grown into a mask, then inpainted."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import cv2
+import numpy as np
+
+from ..imageio import Picture
+from ..masks import decode_data_url
+from ..operations.retouch import RemoveTextParams
+from ..weights import entry, installed, require
+from ..weights.store import not_installed
+from .base import Engine, RunContext, register
+from .inpaint import best_inpainter
+
+# the detector's own settings, as rapidocr ships them
+LIMIT_SIDE, MAX_SIDE = 736, 2000
+THRESHOLD, BOX_THRESHOLD, UNCLIP = 0.3, 0.5, 1.6
+MAX_PASSES = 3
+_session: Any = None
+_lock = threading.Lock()
+
+
+def _detector() -> Any:
+    global _session
+    with _lock:
+        if _session is None:
+            import onnxruntime
+
+            path = next(iter(require(entry("ppocr-v4-det")).values()))
+            options = onnxruntime.SessionOptions()
+            options.log_severity_level = 3
+            _session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        return _session
+
+
+def detect_text(rgb: np.ndarray) -> list[np.ndarray]:
+    """Quadrilaterals (4x2 float, image pixels) around each text line."""
+    eight = rgb if rgb.dtype == np.uint8 else (rgb // 257).astype(np.uint8)
+    height, width = eight.shape[:2]
+    ratio = min(1.0, MAX_SIDE / max(height, width))
+    if min(height, width) * ratio < LIMIT_SIDE:
+        ratio = LIMIT_SIDE / min(height, width)
+    rh, rw = max(32, round(height * ratio / 32) * 32), max(32, round(width * ratio / 32) * 32)
+    resized = cv2.resize(cv2.cvtColor(eight, cv2.COLOR_RGB2BGR), (rw, rh))
+    blob = ((resized.astype(np.float32) / 255.0 - 0.5) / 0.5).transpose(2, 0, 1)[None]
+    session = _detector()
+    probability = session.run(None, {session.get_inputs()[0].name: blob})[0][0, 0]
+    bitmap = cv2.dilate((probability > THRESHOLD).astype(np.uint8), np.ones((2, 2), np.uint8))
+    contours, _ = cv2.findContours(bitmap, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
+    boxes = []
+    for contour in contours[:1000]:
+        (cx, cy), (w, h), angle = cv2.minAreaRect(contour)
+        if min(w, h) < 3 or _score(probability, contour) < BOX_THRESHOLD:
+            continue
+        grow = w * h * UNCLIP / (2 * (w + h))  # DB's unclip distance
+        box = cv2.boxPoints(((cx, cy), (w + 2 * grow, h + 2 * grow), angle))
+        box[:, 0] *= width / rw
+        box[:, 1] *= height / rh
+        boxes.append(box)
+    return boxes
+
+
+def _score(probability: np.ndarray, contour: np.ndarray) -> float:
+    x, y, w, h = cv2.boundingRect(contour)
+    mask = np.zeros((h, w), np.uint8)
+    cv2.fillPoly(mask, [contour - [x, y]], 1)
+    return float(cv2.mean(probability[y : y + h, x : x + w], mask)[0])
+
+
+def text_mask(boxes: list[np.ndarray], width: int, height: int) -> np.ndarray:
+    """The boxes grown by a few pixels (anti-aliased glyph edges and shadows go too)."""
+    mask = np.zeros((height, width), np.uint8)
+    cv2.fillPoly(mask, [np.rint(b).astype(np.int32) for b in boxes], 1)
+    grow = max(2, round(max(width, height) / 300))
+    return cv2.dilate(mask, np.ones((2 * grow + 1, 2 * grow + 1), np.uint8)).astype(bool)
+
+
+class RemoveText(Engine):
+    name = "ppocr-v4-det"
+    operations = ("remove-text",)
+    description = "PP-OCRv4 text detector (rapidocr's ONNX model) + the best installed inpainter"
+    uses_device = True
+
+    def unavailable_reason(self) -> str | None:
+        return None if installed(entry("ppocr-v4-det")) else not_installed(entry("ppocr-v4-det"))
+
+    def run(self, picture: Picture, params: RemoveTextParams, ctx: RunContext) -> Picture:  # type: ignore[override]
+        inpainter = best_inpainter()
+        ctx.detail(inpainter=inpainter.name)
+        size = (picture.width, picture.height)
+        if not params.auto_detect:
+            return inpainter.inpaint(picture, decode_data_url(params.mask_data_url or "", size), ctx)
+        painted = decode_data_url(params.mask_data_url, size) if params.mask_data_url else np.zeros(size[::-1], bool)
+        found: list[int] = []
+        region = np.zeros(size[::-1], bool)  # where text was: later passes only look there again
+        for attempt in range(MAX_PASSES):  # check the result and fill what still reads as text
+            ctx.report(attempt / MAX_PASSES, "finding text")
+            boxes = detect_text(_rgb(picture))
+            if attempt:
+                boxes = [b for b in boxes if text_mask([b], *size)[region].any()]
+            mask = text_mask(boxes, *size) | (painted if attempt == 0 else False)
+            if not mask.any():
+                break
+            found.append(len(boxes))
+            region |= cv2.dilate(mask.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
+            picture = inpainter.inpaint(picture, mask, ctx)
+        ctx.detail(text_boxes=found)
+        if not found:
+            ctx.warn("no text was found; the image is unchanged")
+        return picture
+
+
+def _rgb(picture: Picture) -> np.ndarray:
+    return picture.pixels[..., :3] if picture.channels >= 3 else np.repeat(picture.pixels[..., :1], 3, axis=2)
+
+
+register(RemoveText())
