@@ -24,8 +24,10 @@ def _float(picture: Picture) -> tuple[np.ndarray, float]:
 
 def _pack(rgb: np.ndarray, alpha: np.ndarray | None, top: float, dtype: np.dtype) -> np.ndarray:
     layers = [rgb] if alpha is None else [rgb, alpha[..., None]]
-    out = np.concatenate(layers, axis=2) * top
-    return np.clip(np.rint(out), 0, top).astype(dtype)
+    out = np.clip(np.rint(np.concatenate(layers, axis=2) * top), 0, top).astype(dtype)
+    if alpha is not None:
+        out[out[..., 3] == 0, :3] = 0  # invisible pixels carry no old background (and compress far better)
+    return out
 
 
 def _cutout(picture: Picture, alpha: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:

@@ -163,10 +163,8 @@ def load_lama(path: Any) -> Any:
     from ..runtime.device import device
     from ..runtime.torchvision_compat import install
 
-    try:
+    if _is_torchscript(path):
         return torch.jit.load(str(path), map_location=device()).eval()
-    except RuntimeError:
-        pass
     install()
     import spandrel
 
@@ -175,6 +173,17 @@ def load_lama(path: Any) -> Any:
     if descriptor.architecture.id != "LaMa":
         raise EngineUnavailableError(f"{path} is not a LaMa checkpoint")
     return descriptor.model.eval().to(device())
+
+
+def _is_torchscript(path: Any) -> bool:
+    """TorchScript archives carry compiled code (``constants.pkl``); plain state dicts do not."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return any(name.endswith("constants.pkl") for name in archive.namelist())
+    except zipfile.BadZipFile:
+        return False
 
 
 for _engine in (Lama(), PyramidTelea()):

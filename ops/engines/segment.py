@@ -38,9 +38,10 @@ class Segmenter(Engine):
 
     uses_device = True
 
-    def __init__(self, model: str, operations: tuple[str, ...], description: str) -> None:
+    def __init__(self, model: str, operations: tuple[str, ...], description: str, input_side: int) -> None:
         self.name = model  # type: ignore[misc]
         self.model = model
+        self.input_side = input_side  # the network's own input size: rembg resizes to it anyway
         self.operations = operations  # type: ignore[misc]
         self.description = description  # type: ignore[misc]
 
@@ -62,7 +63,7 @@ class Segmenter(Engine):
         from PIL import Image
 
         rgb = picture.pixels[..., :3] if picture.channels >= 3 else np.repeat(picture.pixels[..., :1], 3, axis=2)
-        small = _preview(rgb)
+        small = _preview(rgb, self.input_side)
         ctx.report(0.1, f"segmenting with {self.model}")
         matte = np.asarray(self.session().predict(Image.fromarray(small))[0], np.float32) / 255.0
         ctx.report(0.6, "refining edges")
@@ -74,8 +75,8 @@ class Segmenter(Engine):
         return compose(picture, self.alpha(picture, ctx), params, ctx)
 
 
-def _preview(rgb: np.ndarray, side: int = 1024) -> np.ndarray:
-    """8-bit, at most ``side`` px: the networks see 320-1024 px anyway."""
+def _preview(rgb: np.ndarray, side: int) -> np.ndarray:
+    """8-bit, at most ``side`` px: what the network sees anyway (its matte is refined at full size)."""
     eight = rgb if rgb.dtype == np.uint8 else (rgb // 257).astype(np.uint8)
     scale = side / max(eight.shape[:2])
     if scale >= 1:
@@ -97,10 +98,10 @@ def refine(rgb: np.ndarray, matte: np.ndarray) -> np.ndarray:
 
 BACKGROUND_OPS = ("remove-background", "replace-background", "blur-background")
 for _engine in (
-    Segmenter("birefnet-general", BACKGROUND_OPS, "BiRefNet general: the finest hair and edges (download)"),
-    Segmenter("isnet-general-use", BACKGROUND_OPS, "IS-Net general use: sharper than u2netp (download)"),
-    Segmenter("u2net_human_seg", BACKGROUND_OPS, "U^2-Net trained on people (download)"),
-    Segmenter("u2netp", BACKGROUND_OPS, "U^2-Net portable: small, offline, from the package registry"),
+    Segmenter("birefnet-general", BACKGROUND_OPS, "BiRefNet general: the finest hair and edges (download)", 1024),
+    Segmenter("isnet-general-use", BACKGROUND_OPS, "IS-Net general use: sharper than u2netp (download)", 1024),
+    Segmenter("u2net_human_seg", BACKGROUND_OPS, "U^2-Net trained on people (download)", 320),
+    Segmenter("u2netp", BACKGROUND_OPS, "U^2-Net portable: small, offline, from the package registry", 320),
 ):
     register(_engine)
 

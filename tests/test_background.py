@@ -1,0 +1,178 @@
+"""Background, smart crop, object and text removal on the example photos, offline weights only."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image, ImageDraw, ImageFont
+
+from ops import chain
+from ops.engines.faces import detect_faces
+from ops.engines.text import detect_text
+from ops.errors import EngineUnavailableError, InputError, ParamValidationError
+from ops.imageio import Picture, read_image
+from ops.masks import decode_data_url
+from ops.weights import WeightFile, manifest
+from tests.conftest import EXAMPLES
+
+SHARED_WEIGHTS = Path(__file__).resolve().parents[2] / "shared" / "weights"
+
+
+def run(picture: Picture, operation: str, engine: str = "auto", **params: object):
+    return chain.run(picture, chain.plan([{"type": operation, "params": params, "engine": engine}]))
+
+
+@pytest.fixture(scope="module")
+def portrait() -> Picture:
+    return read_image(EXAMPLES / "portrait.jpg")
+
+
+def data_url(mask: np.ndarray) -> str:
+    buffer = io.BytesIO()
+    Image.fromarray(mask.astype(np.uint8) * 255).save(buffer, "PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def test_remove_background_cuts_out_the_subject(portrait: Picture) -> None:
+    result = run(portrait, "remove-background")
+    out = result.picture.pixels
+    assert out.shape == (512, 512, 4) and result.steps[0].engine == "u2netp"
+    assert out[40:120, 330:370, 3].mean() < 20  # the backdrop right of the head
+    assert out[250:300, 200:300, 3].mean() > 235  # the orange suit
+    soft = (out[..., 3] > 10) & (out[..., 3] < 245)
+    assert 0 < soft.mean() < 0.08  # a real soft edge, not a hard cut-out nor a blur
+    jpg = run(portrait, "remove-background", output_format="jpg").picture
+    assert jpg.channels == 3 and jpg.pixels[40:120, 330:370].mean() > 240 and jpg.target_format == "jpeg"
+
+
+def test_replace_background_with_colour_image_and_transparency(portrait: Picture, tmp_path: Path) -> None:
+    coloured = run(portrait, "replace-background", background_type="color", background_color="#1060C0").picture.pixels
+    assert np.abs(coloured[40:120, 330:370].astype(int) - [0x10, 0x60, 0xC0]).max() <= 6
+    assert np.abs(coloured[260:290, 200:260].astype(int) - portrait.pixels[260:290, 200:260]).mean() < 3
+    backdrop = tmp_path / "beach.jpg"
+    Image.open(EXAMPLES / "rocket.jpg").save(backdrop)  # 640x427: covers 512x512 after scaling
+    with_image = run(portrait, "replace-background", background_type="image", background_image_key=str(backdrop)).picture.pixels
+    assert with_image.shape == (512, 512, 3) and np.abs(with_image[40:120, 330:370].astype(int) - coloured[40:120, 330:370]).mean() > 30
+    clear = run(portrait, "replace-background", background_type="transparent").picture
+    assert clear.channels == 4 and clear.target_format == "png"
+    with pytest.raises(EngineUnavailableError, match="Stable Diffusion"):
+        run(portrait, "replace-background", background_type="prompt", background_prompt="a beach at sunset")
+
+
+def test_blur_background_blurs_only_the_background(portrait: Picture) -> None:
+    out = run(portrait, "blur-background", blur_radius=30, output_format="jpg").picture
+
+    def detail(a: np.ndarray) -> float:
+        g = a.astype(float).mean(axis=2)
+        return float(np.abs(np.diff(g, axis=1)).mean())
+
+    flag = (slice(60, 200), slice(0, 100))  # the flag, behind the subject
+    suit = (slice(330, 420), slice(120, 220))  # the mission patch on the suit
+    assert detail(out.pixels[flag]) < 0.5 * detail(portrait.pixels[flag])
+    assert detail(out.pixels[suit]) > 0.9 * detail(portrait.pixels[suit])
+    assert out.target_format == "jpeg"
+
+
+@pytest.mark.parametrize("ratio", ["1:1", "4:3", "16:9", "9:16", "3:2", "2:3"])
+def test_smart_crop_has_the_exact_shape_and_keeps_the_face(portrait: Picture, ratio: str) -> None:
+    faces, _ = detect_faces(portrait.pixels)
+    assert faces, "the portrait's face must be found"
+    result = run(portrait, "smart-crop", aspect_ratio=ratio, padding_percent=10)
+    w, h = (int(v) for v in ratio.split(":"))
+    crop = result.picture
+    assert abs(crop.width / crop.height - w / h) < 0.01 and max(crop.width, crop.height) == 512
+    x0, y0, cw, ch = result.steps[0].details["crop"]
+    fx0, fy0, fx1, fy1 = faces[0]
+    assert x0 <= fx0 and fx1 <= x0 + cw and y0 <= fy0 and fy1 <= y0 + ch
+
+
+def test_smart_crop_uses_yunet_when_installed(portrait: Picture, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source = SHARED_WEIGHTS / "face_detection_yunet_2023mar.onnx"
+    if not source.exists():
+        pytest.skip("../shared/weights has no YuNet copy")
+    shutil.copy(source, tmp_path / source.name)
+    monkeypatch.setenv("STUDIO_CHECKPOINTS", str(tmp_path))
+    faces, detector = detect_faces(portrait.pixels)
+    assert detector == "yunet" and len(faces) == 1
+    assert run(portrait, "smart-crop", aspect_ratio="9:16").steps[0].details["face_detector"] == "yunet"
+
+
+def test_remove_object_fills_only_the_painted_region(tmp_path: Path) -> None:
+    picture = read_image(EXAMPLES / "rocket.jpg")
+    mask = np.zeros((picture.height, picture.width), bool)
+    mask[150:260, 250:330] = True
+    small = np.asarray(Image.fromarray(mask).resize((64, 43), Image.Resampling.NEAREST))  # any size: scaled
+    result = run(picture, "remove-object", mask_data_url=data_url(small))
+    out = result.picture.pixels
+    assert result.steps[0].engine == "pyramid-telea"
+    scaled = decode_data_url(data_url(small), (picture.width, picture.height))  # as the engine scales it
+    assert np.array_equal(out[~scaled], picture.pixels[~scaled])  # nothing outside the mask changes
+    inside = out[scaled].astype(float)
+    assert np.abs(inside.mean(axis=0) - picture.pixels[140:150, 250:330].reshape(-1, 3).mean(axis=0)).max() < 25  # sky, not rocket
+    with pytest.raises(InputError, match="marks no pixels"):
+        run(picture, "remove-object", mask_data_url=data_url(np.zeros((10, 10), bool)))
+    with pytest.raises(ParamValidationError, match="not a readable base64 image"):
+        run(picture, "remove-object", mask_data_url="data:image/png;base64,AAAA")
+
+
+def rendered_text() -> np.ndarray:
+    image = Image.open(EXAMPLES / "portrait.jpg").convert("RGB")
+    draw = ImageDraw.Draw(image)
+    draw.text((20, 20), "SALE 50% OFF", fill=(255, 255, 255), font=ImageFont.load_default(size=40), stroke_width=2, stroke_fill=(0, 0, 0))
+    draw.text((250, 470), "watermark.com", fill=(240, 240, 240), font=ImageFont.load_default(size=26))
+    return np.asarray(image)
+
+
+def test_remove_text_leaves_nothing_the_detector_can_read() -> None:
+    assert detect_text(np.asarray(Image.open(EXAMPLES / "portrait.jpg").convert("RGB"))) == []
+    pixels = rendered_text()
+    assert len(detect_text(pixels)) == 2
+    result = run(Picture(pixels), "remove-text")
+    assert result.steps[0].engine == "ppocr-v4-det" and result.steps[0].details["text_boxes"][0] == 2
+    assert detect_text(result.picture.pixels) == []
+    assert np.abs(result.picture.pixels[200:400].astype(int) - pixels[200:400]).max() == 0  # the rest untouched
+
+
+def test_remove_text_with_a_mask_instead_of_detection() -> None:
+    pixels = rendered_text()
+    mask = np.zeros(pixels.shape[:2], bool)
+    mask[10:75, 10:330] = True
+    result = run(Picture(pixels), "remove-text", auto_detect=False, mask_data_url=data_url(mask))
+    assert len(detect_text(result.picture.pixels)) == 1  # only the watermark, which was not painted
+    with pytest.raises(ParamValidationError, match="mask_data_url: required when auto_detect is false"):
+        run(Picture(pixels), "remove-text", auto_detect=False)
+
+
+def test_lama_through_spandrel_with_random_weights(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ops.runtime.torchvision_compat import install
+
+    install()
+    from spandrel.architectures.LaMa import LaMa
+
+    import ops.engines.inpaint as inpaint
+
+    torch.manual_seed(0)
+    state = {f"generator.{k[len('model.'):]}" if k.startswith("model.") else k: v for k, v in LaMa(in_nc=4, out_nc=3).state_dict().items()}
+    path = tmp_path / "big-lama.pt"
+    torch.save(state, path)
+    models = dict(manifest.load())
+    models["big-lama"] = models["big-lama"].model_copy(
+        update={"files": (WeightFile(file="big-lama.pt", sha256=hashlib.sha256(path.read_bytes()).hexdigest(), size=path.stat().st_size),)}
+    )
+    monkeypatch.setattr(manifest, "load", lambda path=None: models)
+    monkeypatch.setenv("STUDIO_CHECKPOINTS", str(tmp_path))
+    monkeypatch.setattr(inpaint.Lama, "_model", None)
+    picture = Picture(np.asarray(Image.open(EXAMPLES / "cat.jpg").convert("RGB"))[:96, :128].copy())
+    mask = np.zeros((96, 128), bool)
+    mask[30:60, 40:90] = True
+    result = run(picture, "remove-object", mask_data_url=data_url(mask))
+    assert result.steps[0].engine == "big-lama"
+    assert np.array_equal(result.picture.pixels[~mask], picture.pixels[~mask])
+    monkeypatch.setattr(inpaint.Lama, "_model", None)
