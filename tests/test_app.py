@@ -63,6 +63,32 @@ def test_each_runnable_operation_through_the_api(client: gradio_client.Client, s
     assert Image.open(download).size == (16, 12) and Image.open(download).format == "WEBP"
 
 
+def test_background_crop_and_retouch_operations_through_the_api(client: gradio_client.Client, tmp_path: Path) -> None:
+    portrait = handle_file(str(EXAMPLES / "portrait.jpg"))
+    _, download, report = client.predict(portrait, "png", api_name="/remove-background")
+    assert Image.open(download).mode == "RGBA" and "u2netp" in report
+    backdrop = handle_file(str(EXAMPLES / "rocket.jpg"))
+    _, download, report = client.predict(portrait, "image", "#ffffff", backdrop, "", "jpg", api_name="/replace-background")
+    assert Image.open(download).format == "JPEG" and Image.open(download).size == (512, 512)
+    _, download, _ = client.predict(portrait, "color", "#00ff00", None, "", "png", api_name="/replace-background")
+    assert Image.open(download).convert("RGB").getpixel((350, 60)) == (0, 255, 0)
+    _, download, report = client.predict(portrait, 20, "jpg", api_name="/blur-background")
+    assert Image.open(download).format == "JPEG"
+    _, download, report = client.predict(portrait, "9:16", 10, "auto", api_name="/smart-crop")
+    assert Image.open(download).size == (288, 512) and "saliency-and-faces" in report
+    layer = np.zeros((512, 512, 4), np.uint8)
+    layer[300:360, 180:260] = (255, 0, 255, 255)
+    Image.fromarray(layer, "RGBA").save(tmp_path / "paint.png")
+    editor = {"background": portrait, "layers": [handle_file(str(tmp_path / "paint.png"))], "composite": None}
+    _, download, report = client.predict(portrait, editor, "png", api_name="/remove-object")
+    result = np.asarray(Image.open(download).convert("RGB")).astype(int)
+    original = np.asarray(Image.open(EXAMPLES / "portrait.jpg").convert("RGB")).astype(int)
+    assert np.abs(result[300:360, 180:260] - original[300:360, 180:260]).mean() > 5 and "pyramid-telea" in report
+    assert np.abs(result[:250] - original[:250]).max() <= 3  # JPEG decoded vs PNG: only rounding outside the mask
+    _, download, report = client.predict(portrait, None, True, "png", api_name="/remove-text")
+    assert "ppocr-v4-det" in report and "no text was found" in report
+
+
 def test_unavailable_operations_explain_themselves(client: gradio_client.Client, small: str) -> None:
     with pytest.raises(Exception, match="not available in this release yet"):
         client.predict(handle_file(small), 0.8, "auto", api_name="/enhance-face")

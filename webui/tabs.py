@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,13 @@ def availability(op: Operation) -> str | None:
         return None
     lines = [f"- `{name}`: {reason}" for name, reason in status]
     return "⚠️ **This operation cannot run here yet.**\n" + "\n".join(lines) + "\n\nInstall weights from the Settings tab or with `python -m ops models fetch NAME`."
+
+
+def api_signature(names: list[str]) -> inspect.Signature:
+    """Name the Gradio API's parameters after the operation's own (instead of param_1, param_2...)."""
+    parameters = [inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD) for name in names]
+    parameters.append(inspect.Parameter("progress", inspect.Parameter.KEYWORD_ONLY, default=gr.Progress()))
+    return inspect.Signature(parameters)
 
 
 def operation_tab(op: Operation) -> None:
@@ -80,6 +88,8 @@ def operation_tab(op: Operation) -> None:
         return run_job(image, lambda: chain.plan_one(op.name, found), chosen, progress)
 
     inputs = [source, *extra, *(w.component for w in params), *formats]
+    names = ["image", *(["mask"] if editor is not None else []), *(w.path.replace(".", "_") for w in params), *(["output_format"] if fmt else [])]
+    run.__signature__ = api_signature(names)  # type: ignore[attr-defined]
     button.click(run, inputs, [comparison, download, report], api_name=op.name, **queue_for(op))
     if editor is not None:
         preview = gr.Button("Preview mask", size="sm")
