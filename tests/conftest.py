@@ -7,7 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from ops.runtime.torchvision_compat import install as _install_torchvision_compat
 from ops.settings import get_settings
+
+_install_torchvision_compat()  # tests import diffusers/transformers/spandrel directly too
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"

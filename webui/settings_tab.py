@@ -80,7 +80,7 @@ def settings_tab(studio: Studio, login: bool) -> tuple[Any, list[Any]]:
 
 
 def _models() -> list[list[Any]]:
-    return [[m.name, "yes" if installed(m) else "no", f"{m.total_size / 1e6:.1f} MB" if m.total_size else "?", m.license] for m in load().values()]
+    return [[m.name, "yes" if installed(m) else "no", m.size_text, m.license] for m in load().values()]
 
 
 def _fetch(name: str | None, progress: gr.Progress = gr.Progress()) -> tuple[str, list[list[Any]]]:

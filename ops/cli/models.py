@@ -21,8 +21,8 @@ def run(args: argparse.Namespace) -> int:
     if args.action != "fetch":
         print(f"{'model':<30} {'installed':<10} {'size':>10}  {'source':<9} license")
         for model in models.values():
-            size = f"{model.total_size / 1e6:.1f} MB" if model.total_size else "?"
-            source = "registry" if model.from_registry else "url"
+            size = model.size_text
+            source = "registry" if model.from_registry else "hub" if model.hub else "url"
             print(f"{model.name:<30} {'yes' if installed(model) else 'no':<10} {size:>10}  {source:<9} {model.license}")
             print(f"{'':<30} {model.title}")
         return 0

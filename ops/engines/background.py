@@ -9,9 +9,9 @@ from ..imageio import Picture, decode
 from ..imageio.pixels import flatten_alpha
 from ..masks import decontaminate
 from ..operations.background import BlurBackgroundParams, RemoveBackgroundParams, ReplaceBackgroundParams
-from ..errors import EngineUnavailableError
 from .base import RunContext
-from .segment import COMPOSERS
+from .generate import generate_background, pipeline
+from .segment import COMPOSERS, PREPARE
 
 FORMATS = {"png": "png", "jpg": "jpeg"}
 
@@ -61,9 +61,7 @@ def replace_background(picture: Picture, alpha: np.ndarray, params: ReplaceBackg
     elif kind == "image":
         background = _cover(decode(ctx.resolve(params.background_image_key)), width, height)
     else:
-        raise EngineUnavailableError(
-            "background_type prompt needs the Stable Diffusion inpainting engine, which is not installed here"
-        )
+        background = generate_background(foreground, alpha, params.background_prompt, ctx)
     a = alpha[..., None]
     result = foreground * a + background * (1.0 - a)
     return picture.with_pixels(_pack(result, None, top, picture.pixels.dtype))
@@ -98,4 +96,10 @@ def blur_background(picture: Picture, alpha: np.ndarray, params: BlurBackgroundP
     return picture.with_pixels(flatten_alpha(pixels) if fmt == "jpeg" else pixels).with_changes(target_format=fmt)
 
 
+def _prepare_replace(params: ReplaceBackgroundParams) -> None:
+    if params.background_type == "prompt":
+        pipeline()  # load (or explain what is missing) before any segmentation work
+
+
+PREPARE[ReplaceBackgroundParams] = _prepare_replace
 COMPOSERS.update({RemoveBackgroundParams: remove_background, ReplaceBackgroundParams: replace_background, BlurBackgroundParams: blur_background})

@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 
 #: how each operation turns (picture, alpha) into its result; filled in by ops.engines.background
 COMPOSERS: dict[type[Params], Callable[[Picture, np.ndarray, Any, RunContext], Picture]] = {}
+#: checks that must pass before segmenting (e.g. a generator's weights), so a job fails fast
+PREPARE: dict[type[Params], Callable[[Any], None]] = {}
 _sessions: dict[str, Any] = {}
 _lock = threading.Lock()
 
@@ -71,6 +73,7 @@ class Segmenter(Engine):
 
     def run(self, picture: Picture, params: Params, ctx: RunContext) -> Picture:
         compose = COMPOSERS[type(params)]
+        PREPARE.get(type(params), lambda _: None)(params)
         ctx.detail(segmentation=self.model)
         return compose(picture, self.alpha(picture, ctx), params, ctx)
 

@@ -33,6 +33,8 @@ class FetchError(StudioError):
 
 def fetch(model: ModelEntry, report: Report = print) -> list[Path]:
     """Install every missing file of ``model``; return the paths of all its files."""
+    if model.hub:
+        return [_from_hub(model, report)]
     missing = [f for f in model.files if find(f) is None]
     for weight in missing:
         if not weight.sha256:
@@ -110,3 +112,18 @@ def _from_url(weight: WeightFile, target: Path, report: Report) -> None:
         raise FetchError(f"{weight.file}: sha256 mismatch after download; the partial file was removed, try again")
     os.replace(partial, target / weight.file)
     report(f"{weight.file}: installed ({(target / weight.file).stat().st_size:,} bytes, sha256 ok)")
+
+
+def _from_hub(model: ModelEntry, report: Report) -> Path:
+    """A whole pipeline folder from the Hugging Face hub (each file checked against its sha256 there)."""
+    assert model.hub and model.folder
+    target = install_folder() / model.folder
+    report(f"{model.name}: downloading {model.hub} ({model.size_hint or 'several GB'}) into {target}")
+    try:
+        from huggingface_hub import snapshot_download
+
+        snapshot_download(model.hub, local_dir=target, allow_patterns=["*.json", "*.txt", "*.safetensors"], ignore_patterns=["*.ckpt", "*non_ema*"])
+    except Exception as exc:  # network, auth, disk: all reported the same way
+        raise FetchError(f"{model.name}: could not download {model.hub} ({type(exc).__name__}: {exc})") from None
+    report(f"{model.name}: installed in {target}")
+    return target

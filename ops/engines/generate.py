@@ -1,0 +1,68 @@
+"""Generated backgrounds: Stable Diffusion inpainting (diffusers) paints a new scene around the subject."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import cv2
+import numpy as np
+
+from ..errors import EngineUnavailableError
+from ..weights import entry
+from ..weights.store import find_folder
+from .base import RunContext
+
+MODEL = "sd-inpainting"
+WORKING_SIDE = 512  # SD 1.5 was trained at 512 px
+STEPS = 25
+_pipeline: dict[str, Any] = {}
+_lock = threading.Lock()
+
+
+def pipeline() -> Any:
+    folder = find_folder(entry(MODEL))
+    if folder is None:
+        raise EngineUnavailableError(
+            f"background_type prompt needs the Stable Diffusion inpainting model: run "
+            f"`python -m ops models fetch {MODEL}` ({entry(MODEL).size_hint}, needs network)"
+        )
+    with _lock:
+        if str(folder) not in _pipeline:
+            import torch
+
+            from ..runtime.device import device, half_precision
+            from ..runtime.torchvision_compat import install
+
+            install()
+            from diffusers import StableDiffusionInpaintPipeline
+
+            dtype = torch.float16 if half_precision(True) else torch.float32
+            pipe = StableDiffusionInpaintPipeline.from_pretrained(str(folder), torch_dtype=dtype, safety_checker=None, requires_safety_checker=False)
+            pipe.set_progress_bar_config(disable=True)
+            _pipeline.clear()  # one pipeline in memory at a time: they are large
+            _pipeline[str(folder)] = pipe.to(device())
+        return _pipeline[str(folder)]
+
+
+def generate_background(rgb: np.ndarray, alpha: np.ndarray, prompt: str, ctx: RunContext) -> np.ndarray:
+    """A new background (float RGB in [0, 1], full size) painted where the subject is not."""
+    from PIL import Image
+
+    pipe = pipeline()
+    height, width = alpha.shape
+    scale = WORKING_SIDE / max(height, width)
+    size = (max(8, round(width * scale / 8) * 8), max(8, round(height * scale / 8) * 8))
+    image = Image.fromarray(np.clip(cv2.resize(rgb, size, interpolation=cv2.INTER_AREA) * 255, 0, 255).astype(np.uint8))
+    hole = cv2.dilate((cv2.resize(alpha, size, interpolation=cv2.INTER_AREA) < 0.5).astype(np.uint8) * 255, np.ones((5, 5), np.uint8))
+    # paint the background only: the subject (not masked) is kept and composited back at full resolution
+    mask = Image.fromarray(hole)
+
+    def step(_pipe: Any, index: int, _timestep: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+        ctx.report(0.6 + 0.4 * (index + 1) / STEPS, f"generating background, step {index + 1}/{STEPS}")
+        return kwargs
+
+    result = pipe(prompt=prompt, image=image, mask_image=mask, height=size[1], width=size[0], num_inference_steps=STEPS,
+                  output_type="np", callback_on_step_end=step).images[0]  # fmt: skip
+    ctx.detail(generator=MODEL, generator_steps=STEPS, generator_size=list(size))
+    return np.clip(cv2.resize(result.astype(np.float32), (width, height), interpolation=cv2.INTER_LANCZOS4), 0.0, 1.0)
