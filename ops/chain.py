@@ -113,11 +113,15 @@ def plan_model(model_name: str) -> list[PlannedStep]:
 
 
 def run(
-    picture: Picture, steps: Sequence[PlannedStep], progress: ProgressFn | None = None, resolve: Resolver | None = None
+    picture: Picture,
+    steps: Sequence[PlannedStep],
+    progress: ProgressFn | None = None,
+    resolve: Resolver | None = None,
+    hints: dict[str, object] | None = None,
 ) -> ChainResult:
     records = []
     for index, step in enumerate(steps):
-        ctx = RunContext(_scaled(progress, index, len(steps), step.operation.name), resolve)
+        ctx = RunContext(_scaled(progress, index, len(steps), step.operation.name), resolve, hints)
         for note in (picture.notes if index == 0 else ()) + step.notes:
             ctx.warn(note)
         started = time.perf_counter()

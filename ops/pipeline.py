@@ -65,9 +65,10 @@ def process(
     options: OutputOptions = OutputOptions(),
     progress: ProgressFn | None = None,
     resolve: Resolver | None = None,
+    hints: dict[str, object] | None = None,
 ) -> Processed:
     picture = read_image(source)
-    result = chain.run(picture, steps, progress, resolve)
+    result = chain.run(picture, steps, progress, resolve, hints)
     produced = result.picture.target_format
     if options.format and produced and options.format != produced:
         raise InputError(

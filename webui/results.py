@@ -16,7 +16,9 @@ FORMATS = ["auto", "png", "jpg", "webp"]
 Outputs = tuple[tuple[str, str], str, str]
 
 
-def run_job(image: str | None, planned_or_error: Any, fmt: str = "auto", progress: gr.Progress | None = None) -> Outputs:
+def run_job(
+    image: str | None, planned_or_error: Any, fmt: str = "auto", progress: gr.Progress | None = None, hints: dict[str, Any] | None = None
+) -> Outputs:
     """Run planned steps on the uploaded file; every expected failure becomes a readable gr.Error."""
     if not image:
         raise gr.Error("Upload an image first.")
@@ -24,7 +26,7 @@ def run_job(image: str | None, planned_or_error: Any, fmt: str = "auto", progres
         steps = planned_or_error() if callable(planned_or_error) else planned_or_error
         options = OutputOptions(format={"jpg": "jpeg"}.get(fmt, fmt) if fmt and fmt != "auto" else None)
         report = (lambda fraction, message: progress(fraction, desc=message)) if progress else None
-        done = process(image, steps, options, report)
+        done = process(image, steps, options, report, hints=hints)
     except StudioError as exc:
         raise gr.Error(exc.message) from None
     out = Path(tempfile.mkdtemp(prefix="studio-")) / f"{Path(image).stem}-result{done.encoded.extension}"

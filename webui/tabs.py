@@ -7,15 +7,21 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
+import numpy as np
 
 from ops import chain
 from ops.engines import engines_for
+from ops.engines.point_mask import point_to_mask
+from ops.errors import StudioError
+from ops.imageio import read_image
 from ops.operation import Operation
 
 from . import masks, widgets
 from .results import FORMATS, editor_background, run_job, upright_size
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+#: tabs where a click on the input selects the subject (Segment Anything, or the salient matte)
+POINT_SELECT = {"remove-object", "blur-background"}
 
 
 def queue_for(op: Operation) -> dict[str, Any]:
@@ -64,16 +70,20 @@ def operation_tab(op: Operation) -> None:
             comparison = gr.ImageSlider(label="Before / after", type="filepath", image_mode=None, format="png")
             download = gr.File(label="Download full-resolution result")
             report = gr.Markdown()
-            mask_preview = gr.Image(label="Mask as the operation receives it", format="png", visible=wants_mask, type="numpy")
+            mask_preview = gr.Image(label="Mask as the operation receives it", format="png", visible=wants_mask or op.name in POINT_SELECT, type="numpy")
     examples = sorted(str(p) for p in EXAMPLES.iterdir() if p.suffix in (".jpg", ".png"))
     gr.Examples(examples=[[e] for e in examples], inputs=[source])
 
     extra = [editor] if editor is not None else []
     formats = [fmt] if fmt is not None else []
+    clicked = gr.State(None) if op.name in POINT_SELECT else None
+    states = [clicked] if clicked is not None else []
+    if clicked is not None:
+        _point_selection(op, source, editor, clicked, mask_preview)
 
     def gather(image: str | None, values: tuple[Any, ...]) -> tuple[dict[str, Any], tuple[Any, ...], str]:
         painted = values[0] if editor is not None else None
-        rest = values[len(extra) :]
+        rest = values[len(extra) : len(values) - len(states)]
         chosen = rest[-1] if fmt is not None else "auto"
         knobs = rest[: len(params)]
         found = widgets.to_params(params, knobs)
@@ -85,9 +95,11 @@ def operation_tab(op: Operation) -> None:
 
     def run(image: str | None, *values: Any, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
         found, _, chosen = gather(image, values)
-        return run_job(image, lambda: chain.plan_one(op.name, found), chosen, progress)
+        subject = values[-1] if states and op.name != "remove-object" else None
+        hints = {"subject_mask": subject} if subject is not None else None
+        return run_job(image, lambda: chain.plan_one(op.name, found), chosen, progress, hints)
 
-    inputs = [source, *extra, *(w.component for w in params), *formats]
+    inputs = [source, *extra, *(w.component for w in params), *formats, *states]
     names = ["image", *(["mask"] if editor is not None else []), *(w.path.replace(".", "_") for w in params), *(["output_format"] if fmt else [])]
     run.__signature__ = api_signature(names)  # type: ignore[attr-defined]
     button.click(run, inputs, [comparison, download, report], api_name=op.name, **queue_for(op))
@@ -104,3 +116,30 @@ def operation_tab(op: Operation) -> None:
 
         preview.click(show_mask, [source, editor], mask_preview, api_name=f"{op.name}-mask", concurrency_id="free")
 
+
+
+def _point_selection(op: Operation, source: gr.Image, editor: Any, clicked: gr.State, preview: gr.Image) -> None:
+    """A click on the input image selects the object under it: painted into the editor for
+    remove-object, kept as the subject (instead of automatic segmentation) for blur-background."""
+    target = "painted into the mask, where the brush can refine it" if editor is not None else "used as the subject instead of automatic segmentation"
+    gr.Markdown(f"Tip: click an object in the input image to select it ({target}).")
+
+    def select(image: str | None, evt: gr.SelectData) -> tuple[Any, ...]:
+        if not image:
+            raise gr.Error("Upload an image first.")
+        try:
+            picture = read_image(image)
+            mask, method = point_to_mask(picture, int(evt.index[0]), int(evt.index[1]))
+        except StudioError as exc:
+            raise gr.Error(exc.message) from None
+        gr.Info(f"selected with {method}")
+        shown = mask.astype(np.uint8) * 255
+        if editor is None:
+            return mask, shown
+        layer = np.zeros((*mask.shape, 4), np.uint8)
+        layer[mask] = (255, 0, 255, 255)
+        canvas = editor_background(image) or {}
+        return mask, shown, {**canvas, "layers": [layer]}
+
+    outputs = [clicked, preview] + ([editor] if editor is not None else [])
+    source.select(select, [source], outputs, api_visibility="private", concurrency_id="device", concurrency_limit=1)

@@ -29,8 +29,9 @@ def read_local_file(reference: str) -> bytes:
 class RunContext:
     """What an engine may use while it runs: progress reporting and warnings for the job result."""
 
-    def __init__(self, progress: ProgressFn | None = None, resolve: Resolver | None = None) -> None:
+    def __init__(self, progress: ProgressFn | None = None, resolve: Resolver | None = None, hints: dict[str, object] | None = None) -> None:
         self._progress = progress
+        self.hints = hints or {}  # inputs beyond the spec's parameters, e.g. a subject mask clicked in the UI
         self.resolve = resolve or read_local_file  # storage keys -> bytes (the API passes its own)
         self.warnings: list[str] = []
         self.details: dict[str, object] = {}  # what exactly ran: weights, device, precision, estimates

@@ -74,6 +74,11 @@ class Segmenter(Engine):
     def run(self, picture: Picture, params: Params, ctx: RunContext) -> Picture:
         compose = COMPOSERS[type(params)]
         PREPARE.get(type(params), lambda _: None)(params)
+        chosen = ctx.hints.get("subject_mask")
+        if isinstance(chosen, np.ndarray) and chosen.shape == (picture.height, picture.width):
+            ctx.detail(segmentation="selected in the UI")
+            rgb = picture.pixels[..., :3] if picture.channels >= 3 else np.repeat(picture.pixels[..., :1], 3, axis=2)
+            return compose(picture, refine(rgb, chosen.astype(np.float32)), params, ctx)
         ctx.detail(segmentation=self.model)
         return compose(picture, self.alpha(picture, ctx), params, ctx)
 

@@ -1,0 +1,60 @@
+"""A click on the subject -> its mask: Segment Anything when installed, else the salient-object matte."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import cv2
+import numpy as np
+
+from ..errors import InputError
+from ..imageio import Picture
+from ..weights import entry, installed, require
+from .base import RunContext
+from .segment import best_segmenter
+
+MODEL = "sam-vit-b"
+_predictor: dict[str, Any] = {}
+_lock = threading.Lock()
+
+
+def point_to_mask(picture: Picture, x: int, y: int) -> tuple[np.ndarray, str]:
+    """(bool mask at full resolution, the method that made it)."""
+    if not (0 <= x < picture.width and 0 <= y < picture.height):
+        raise InputError(f"the point ({x}, {y}) is outside the {picture.width}x{picture.height} image")
+    rgb = picture.pixels[..., :3] if picture.channels >= 3 else np.repeat(picture.pixels[..., :1], 3, axis=2)
+    eight = rgb if rgb.dtype == np.uint8 else (rgb // 257).astype(np.uint8)
+    if installed(entry(MODEL)):
+        return _sam(eight, x, y), MODEL
+    alpha = best_segmenter().alpha(picture, RunContext())
+    labels = cv2.connectedComponents((alpha > 0.5).astype(np.uint8))[1]
+    if labels[y, x] == 0:
+        raise InputError(
+            "no subject at that point: without Segment Anything (python -m ops models fetch sam-vit-b) "
+            "a click can only select the main subject"
+        )
+    return labels == labels[y, x], "salient-object"
+
+
+def _sam(rgb: np.ndarray, x: int, y: int) -> np.ndarray:
+    predictor = _load()
+    with _lock:
+        predictor.set_image(rgb)
+        masks, scores, _ = predictor.predict(point_coords=np.array([[x, y]]), point_labels=np.array([1]), multimask_output=True)
+    return masks[int(np.argmax(scores))].astype(bool)
+
+
+def _load() -> Any:
+    with _lock:
+        if MODEL not in _predictor:
+            from ..runtime.device import device
+            from ..runtime.torchvision_compat import install
+
+            install()
+            from segment_anything import SamPredictor, sam_model_registry
+
+            path = next(iter(require(entry(MODEL)).values()))
+            model = sam_model_registry["vit_b"](checkpoint=str(path)).to(device()).eval()
+            _predictor[MODEL] = SamPredictor(model)
+        return _predictor[MODEL]
