@@ -69,7 +69,8 @@ def test_a_free_and_a_model_operation_in_the_browser(live: LiveServer, tmp_path:
     with playwright.sync_playwright() as driver:
         browser = driver.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1100})
-        page.goto(live.url, wait_until="networkidle")
+        page.goto(live.url, wait_until="load")
+        page.get_by_role("tab", name="Convert", exact=True).wait_for(timeout=60_000)
         for tab in ("Enhance", "Faces & Restore", "Background", "Retouch", "Convert", "Models", "Settings"):
             assert page.get_by_role("tab", name=tab, exact=True).is_visible()
         open_tab(page, "Convert", "convert")
