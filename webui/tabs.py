@@ -81,7 +81,8 @@ def operation_tab(op: Operation) -> None:
     if clicked is not None:
         _point_selection(op, source, editor, clicked, mask_preview)
 
-    def gather(image: str | None, values: tuple[Any, ...]) -> tuple[dict[str, Any], tuple[Any, ...], str]:
+    def gather(image: str | None, values: tuple[Any, ...]) -> tuple[dict[str, Any], str]:
+        """Widget values (in input order) -> (params incl. the painted mask, chosen output format)."""
         painted = values[0] if editor is not None else None
         rest = values[len(extra) : len(values) - len(states)]
         chosen = rest[-1] if fmt is not None else "auto"
@@ -91,10 +92,10 @@ def operation_tab(op: Operation) -> None:
             mask = masks.painted_mask(painted, upright_size(image))
             if mask is not None:
                 found[widgets.MASK_FIELD] = masks.to_data_url(mask)
-        return found, knobs, chosen
+        return found, chosen
 
     def run(image: str | None, *values: Any, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
-        found, _, chosen = gather(image, values)
+        found, chosen = gather(image, values)
         subject = values[-1] if states and op.name != "remove-object" else None
         hints = {"subject_mask": subject} if subject is not None else None
         return run_job(image, lambda: chain.plan_one(op.name, found), chosen, progress, hints)

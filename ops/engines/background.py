@@ -18,8 +18,7 @@ FORMATS = {"png": "png", "jpg": "jpeg"}
 
 def _float(picture: Picture) -> tuple[np.ndarray, float]:
     top = 65535.0 if picture.bit_depth == 16 else 255.0
-    rgb = picture.pixels[..., :3] if picture.channels >= 3 else np.repeat(picture.pixels[..., :1], 3, axis=2)
-    return rgb.astype(np.float32) / top, top
+    return picture.rgb.astype(np.float32) / top, top
 
 
 def _pack(rgb: np.ndarray, alpha: np.ndarray | None, top: float, dtype: np.dtype) -> np.ndarray:

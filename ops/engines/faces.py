@@ -5,6 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from ..imageio.pixels import to_8bit
 from ..weights import entry, find
 
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1
@@ -12,7 +13,7 @@ Box = tuple[int, int, int, int]  # x0, y0, x1, y1
 
 def detect_faces(rgb: np.ndarray) -> tuple[list[Box], str]:
     """(boxes in image pixels, detector name)."""
-    eight = rgb if rgb.dtype == np.uint8 else (rgb // 257).astype(np.uint8)
+    eight = to_8bit(rgb)
     scale = min(1.0, 640 / max(eight.shape[:2]))
     small = cv2.resize(eight, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else eight
     path = find(entry("yunet").files[0])

@@ -15,6 +15,7 @@ import numpy as np
 
 from ..errors import EngineUnavailableError, InputError
 from ..imageio import Picture
+from ..imageio.pixels import colour, to_8bit
 from ..masks import decode_data_url
 from ..params import Params
 from ..weights import entry, installed, require
@@ -42,8 +43,7 @@ class Inpainter(Engine):
         pixels = picture.pixels
         top = 65535 if pixels.dtype == np.uint16 else 255
         crop = pixels[y0:y1, x0:x1]
-        rgb = crop[..., :3] if crop.shape[2] >= 3 else np.repeat(crop[..., :1], 3, axis=2)
-        rgb8 = rgb if rgb.dtype == np.uint8 else (rgb // 257).astype(np.uint8)
+        rgb8 = to_8bit(colour(crop))
         hole = mask[y0:y1, x0:x1]
         scale = min(1.0, self.working_side / max(rgb8.shape[:2]))
         size = (max(8, round(rgb8.shape[1] * scale)), max(8, round(rgb8.shape[0] * scale)))
@@ -58,9 +58,9 @@ class Inpainter(Engine):
         out = pixels.copy()
         patch = filled.astype(np.float32) * (top / 255.0)
         region = out[y0:y1, x0:x1]
-        colour = region[..., :3] if region.shape[2] >= 3 else region[..., :1]
-        values = patch if colour.shape[2] == 3 else patch.mean(axis=2, keepdims=True)
-        colour[hole] = np.clip(np.rint(values[hole]), 0, top).astype(pixels.dtype)  # only the masked pixels change
+        channels = region[..., :3] if region.shape[2] >= 3 else region[..., :1]
+        values = patch if channels.shape[2] == 3 else patch.mean(axis=2, keepdims=True)
+        channels[hole] = np.clip(np.rint(values[hole]), 0, top).astype(pixels.dtype)  # only the masked pixels change
         return picture.with_pixels(out)
 
 

@@ -10,6 +10,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..imageio import Picture
+from ..imageio.pixels import to_8bit
 from ..weights import entry, installed, require
 from .base import RunContext
 from .segment import best_segmenter
@@ -23,8 +24,7 @@ def point_to_mask(picture: Picture, x: int, y: int) -> tuple[np.ndarray, str]:
     """(bool mask at full resolution, the method that made it)."""
     if not (0 <= x < picture.width and 0 <= y < picture.height):
         raise InputError(f"the point ({x}, {y}) is outside the {picture.width}x{picture.height} image")
-    rgb = picture.pixels[..., :3] if picture.channels >= 3 else np.repeat(picture.pixels[..., :1], 3, axis=2)
-    eight = rgb if rgb.dtype == np.uint8 else (rgb // 257).astype(np.uint8)
+    eight = to_8bit(picture.rgb)
     if installed(entry(MODEL)):
         return _sam(eight, x, y), MODEL
     alpha = best_segmenter().alpha(picture, RunContext())

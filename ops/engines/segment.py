@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 
 from ..imageio import Picture
+from ..imageio.pixels import to_8bit
 from ..masks import guided_filter
 from ..params import Params
 from ..errors import EngineUnavailableError
@@ -64,7 +65,7 @@ class Segmenter(Engine):
         """float32 HxW matte in [0, 1] at the picture's full resolution."""
         from PIL import Image
 
-        rgb = picture.pixels[..., :3] if picture.channels >= 3 else np.repeat(picture.pixels[..., :1], 3, axis=2)
+        rgb = picture.rgb
         small = _preview(rgb, self.input_side)
         ctx.report(0.1, f"segmenting with {self.model}")
         matte = np.asarray(self.session().predict(Image.fromarray(small))[0], np.float32) / 255.0
@@ -77,15 +78,14 @@ class Segmenter(Engine):
         chosen = ctx.hints.get("subject_mask")
         if isinstance(chosen, np.ndarray) and chosen.shape == (picture.height, picture.width):
             ctx.detail(segmentation="selected in the UI")
-            rgb = picture.pixels[..., :3] if picture.channels >= 3 else np.repeat(picture.pixels[..., :1], 3, axis=2)
-            return compose(picture, refine(rgb, chosen.astype(np.float32)), params, ctx)
+            return compose(picture, refine(picture.rgb, chosen.astype(np.float32)), params, ctx)
         ctx.detail(segmentation=self.model)
         return compose(picture, self.alpha(picture, ctx), params, ctx)
 
 
 def _preview(rgb: np.ndarray, side: int) -> np.ndarray:
     """8-bit, at most ``side`` px: what the network sees anyway (its matte is refined at full size)."""
-    eight = rgb if rgb.dtype == np.uint8 else (rgb // 257).astype(np.uint8)
+    eight = to_8bit(rgb)
     scale = side / max(eight.shape[:2])
     if scale >= 1:
         return np.ascontiguousarray(eight)

@@ -66,7 +66,7 @@ class SmartCrop(Engine):
         cw, ch = crop_size(width, height, rw / rh)
         segmenter = best_segmenter()
         alpha = segmenter.alpha(picture, ctx)
-        faces, detector = detect_faces(picture.pixels[..., :3] if picture.channels >= 3 else np.repeat(picture.pixels, 3, axis=2)[..., :3])
+        faces, detector = detect_faces(picture.rgb)
         subject = subject_box(alpha)
         keep = [pad(b, params.padding_percent, width, height) for b in ([subject] if subject else []) + faces]
         box = union(keep) if keep else (0, 0, width, height)

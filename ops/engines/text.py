@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 
 from ..imageio import Picture
+from ..imageio.pixels import to_8bit
 from ..masks import decode_data_url
 from ..operations.retouch import RemoveTextParams
 from ..weights import entry, installed, require
@@ -39,7 +40,7 @@ def _detector() -> Any:
 
 def detect_text(rgb: np.ndarray) -> list[np.ndarray]:
     """Quadrilaterals (4x2 float, image pixels) around each text line."""
-    eight = rgb if rgb.dtype == np.uint8 else (rgb // 257).astype(np.uint8)
+    eight = to_8bit(rgb)
     height, width = eight.shape[:2]
     ratio = min(1.0, MAX_SIDE / max(height, width))
     if min(height, width) * ratio < LIMIT_SIDE:
@@ -99,7 +100,7 @@ class RemoveText(Engine):
         region = np.zeros(size[::-1], bool)  # where text was: later passes only look there again
         for attempt in range(MAX_PASSES):  # check the result and fill what still reads as text
             ctx.report(attempt / MAX_PASSES, "finding text")
-            boxes = detect_text(_rgb(picture))
+            boxes = detect_text(picture.rgb)
             if attempt:
                 boxes = [b for b in boxes if text_mask([b], *size)[region].any()]
             mask = text_mask(boxes, *size) | (painted if attempt == 0 else False)
@@ -113,9 +114,6 @@ class RemoveText(Engine):
             ctx.warn("no text was found; the image is unchanged")
         return picture
 
-
-def _rgb(picture: Picture) -> np.ndarray:
-    return picture.pixels[..., :3] if picture.channels >= 3 else np.repeat(picture.pixels[..., :1], 3, axis=2)
 
 
 register(RemoveText())

@@ -64,6 +64,13 @@ class Picture:
     def mode(self) -> str:
         return LAYOUTS[self.channels] + ("16" if self.bit_depth == 16 else "")
 
+    @property
+    def rgb(self) -> np.ndarray:
+        """Colour channels as RGB in the picture's depth (grey repeated, alpha dropped)."""
+        from .pixels import colour
+
+        return colour(self.pixels)
+
     def with_pixels(self, pixels: np.ndarray) -> Picture:
         return replace(self, pixels=pixels, encoded=None)
 

@@ -13,6 +13,11 @@ def to_8bit(pixels: np.ndarray) -> np.ndarray:
     return ((pixels.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
 
 
+def colour(pixels: np.ndarray) -> np.ndarray:
+    """The colour channels as RGB (grey repeated, alpha dropped): what the networks take."""
+    return pixels[..., :3] if pixels.shape[2] >= 3 else np.repeat(pixels[..., :1], 3, axis=2)
+
+
 def flatten_alpha(pixels: np.ndarray, background: tuple[int, int, int] = WHITE) -> np.ndarray:
     """Composite over an opaque colour: RGBA -> RGB, LA -> L (in the array's own bit depth)."""
     channels = pixels.shape[2]
