@@ -18,8 +18,8 @@ from ..imageio import Picture
 from ..imageio.pixels import colour, to_8bit
 from ..masks import decode_data_url
 from ..params import Params
-from ..weights import entry, installed, require
-from ..weights.store import not_installed
+from ..weights import entry, require
+from ..weights.store import missing_reason
 from .base import ENGINES, Engine, RunContext, register
 
 
@@ -132,7 +132,7 @@ class Lama(Inpainter):
     _model: Any = None
 
     def unavailable_reason(self) -> str | None:
-        return None if installed(entry("big-lama")) else not_installed(entry("big-lama"))
+        return missing_reason("big-lama")
 
     def model(self) -> Any:
         with self._lock:

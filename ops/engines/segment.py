@@ -21,8 +21,8 @@ from ..imageio.pixels import to_8bit
 from ..masks import guided_filter
 from ..params import Params
 from ..errors import EngineUnavailableError
-from ..weights import entry, installed, require
-from ..weights.store import not_installed
+from ..weights import entry, require
+from ..weights.store import missing_reason
 from .base import ENGINES, Engine, RunContext, register
 
 if TYPE_CHECKING:
@@ -49,7 +49,7 @@ class Segmenter(Engine):
         self.description = description  # type: ignore[misc]
 
     def unavailable_reason(self) -> str | None:
-        return None if installed(entry(self.model)) else not_installed(entry(self.model))
+        return missing_reason(self.model)
 
     def session(self) -> BaseSession:
         with _lock:

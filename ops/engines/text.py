@@ -12,8 +12,8 @@ from ..imageio import Picture
 from ..imageio.pixels import to_8bit
 from ..masks import decode_data_url
 from ..operations.retouch import RemoveTextParams
-from ..weights import entry, installed, require
-from ..weights.store import not_installed
+from ..weights import entry, require
+from ..weights.store import missing_reason
 from .base import Engine, RunContext, register
 from .inpaint import best_inpainter
 
@@ -87,7 +87,7 @@ class RemoveText(Engine):
     uses_device = True
 
     def unavailable_reason(self) -> str | None:
-        return None if installed(entry("ppocr-v4-det")) else not_installed(entry("ppocr-v4-det"))
+        return missing_reason("ppocr-v4-det")
 
     def run(self, picture: Picture, params: RemoveTextParams, ctx: RunContext) -> Picture:  # type: ignore[override]
         inpainter = best_inpainter()

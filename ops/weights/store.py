@@ -79,5 +79,14 @@ def require(model: ModelEntry) -> dict[str, Path]:
     return paths
 
 
+def missing_reason(name: str) -> str | None:
+    """None when the named model is installed, else the sentence that says how to install it
+    (what engines answer as their ``unavailable_reason``)."""
+    from .manifest import entry
+
+    model = entry(name)
+    return None if installed(model) else not_installed(model)
+
+
 def not_installed(model: ModelEntry) -> str:
     return f"model {model.name} is not installed: run `python -m ops models fetch {model.name}`"
