@@ -12,6 +12,7 @@ import threading
 import uvicorn
 
 from server.app import create_app
+from server.config import get_server_settings
 
 
 def fetch_registry_weights_in_background() -> None:
@@ -31,10 +32,10 @@ def fetch_registry_weights_in_background() -> None:
 
 
 def main() -> None:
-    on_space = bool(os.environ.get("SPACE_ID"))
-    if on_space:
+    settings = get_server_settings()
+    if settings.on_space:
         fetch_registry_weights_in_background()
-    host = os.environ.get("STUDIO_HOST", "0.0.0.0" if on_space else "127.0.0.1")
+    host = settings.host
     port = int(os.environ.get("STUDIO_PORT", os.environ.get("GRADIO_SERVER_PORT", "7860")))
     print(f"Image Enhancement Studio on http://{host}:{port}  (API docs: /docs)", flush=True)
     uvicorn.run(create_app(), host=host, port=port, log_level="info")

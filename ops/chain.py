@@ -142,7 +142,7 @@ def run(
             StepRecord(
                 operation=step.operation.name,
                 engine=step.engine.name,
-                params=step.params.model_dump(exclude_none=True),
+                params=step.params.model_dump(mode="json", exclude_none=True),
                 seconds=round(time.perf_counter() - started, 4),
                 input_size=before,
                 output_size=(picture.width, picture.height),

@@ -90,6 +90,17 @@ class ProcessingError(StudioError):
     http_status = 500
 
 
+class BusyError(StudioError):
+    """The server is at its memory budget; the same request can succeed shortly."""
+
+    code = "busy"
+    http_status = 503
+
+    def __init__(self, message: str, retry_after: int = 5) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class WorkLimitError(InputError):
     """Model work estimated to take longer than the configured limit on this device."""
 

@@ -39,6 +39,7 @@ class Operation:
     engines: tuple[str, ...]  # best first; "auto" picks the first that can run here
     credits: int | PerValue = 1
     sets_format: bool = False  # the operation decides the output format itself (no format picker in the UI)
+    enlarges: int | str = 1  # how many times wider the result is: a fixed factor, or the parameter that holds it
 
     @property
     def free(self) -> bool:
@@ -46,6 +47,9 @@ class Operation:
 
     def validate(self, raw: Any, prefix: str = "") -> Params:
         return validate(self.params, raw, context=self.name, prefix=prefix)
+
+    def enlargement(self, params: Params) -> int:
+        return int(getattr(params, self.enlarges)) if isinstance(self.enlarges, str) else self.enlarges
 
     def cost(self, params: Params) -> int:
         return self.credits(params) if isinstance(self.credits, PerValue) else self.credits

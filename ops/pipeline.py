@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +12,8 @@ from . import chain
 from .chain import ChainResult, PlannedStep
 from .engines.base import ProgressFn, Resolver
 from .errors import InputError
-from .imageio import Encoded, OutputFormat, encode, read_image
+from .imageio import Encoded, OutputFormat, encode, probe, read_bytes, read_image
+from .memory import DECODE_BYTES_PER_PIXEL, OUTPUT_BYTES_PER_PIXEL, budget
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,16 @@ class Processed:
         }
 
 
+def enlargement(steps: Sequence[PlannedStep]) -> int:
+    """How many times wider the chain's result is than its input."""
+    return math.prod(step.operation.enlargement(step.params) for step in steps)
+
+
+def memory_needed(size: tuple[int, int], steps: Sequence[PlannedStep]) -> int:
+    pixels = size[0] * size[1]
+    return pixels * DECODE_BYTES_PER_PIXEL + pixels * enlargement(steps) ** 2 * OUTPUT_BYTES_PER_PIXEL
+
+
 def process(
     source: bytes | str | Path,
     steps: Sequence[PlannedStep],
@@ -66,6 +78,22 @@ def process(
     progress: ProgressFn | None = None,
     resolve: Resolver | None = None,
     hints: dict[str, object] | None = None,
+    memory_wait: float | None = None,
+) -> Processed:
+    """The whole job inside one reservation of the memory budget (sized from the header)."""
+    data = source if isinstance(source, bytes) else read_bytes(Path(source))
+    width, height, _ = probe(data)
+    with budget().reserve(memory_needed((width, height), steps), memory_wait, what=f"a {width}x{height} image"):
+        return _process(data, steps, options, progress, resolve, hints)
+
+
+def _process(
+    source: bytes,
+    steps: Sequence[PlannedStep],
+    options: OutputOptions,
+    progress: ProgressFn | None,
+    resolve: Resolver | None,
+    hints: dict[str, object] | None,
 ) -> Processed:
     picture = read_image(source)
     result = chain.run(picture, steps, progress, resolve, hints)

@@ -24,6 +24,10 @@ class Settings(BaseSettings):
     max_job_seconds: float = Field(
         900, gt=0, description="Refuse model work estimated to take longer than this on the current device."
     )
+    memory_budget_bytes: int | None = Field(
+        None, ge=1 << 20, description="Bytes of pixels decoded or processed at once (default: a quarter of RAM, 1-8 GiB)."
+    )
+    memory_wait_seconds: float = Field(30, ge=0, description="How long work waits for the memory budget before it is refused as busy.")
     tile: int = Field(384, ge=0, description="Largest input tile side for model inference (0: whole image).")
 
 

@@ -8,7 +8,7 @@ import sys
 
 from sqlalchemy import select
 
-from .accounts import TIERS, AccountError, create_key, create_user, revoke_key, set_password
+from .accounts import TIERS, AccountError, check_balance, create_key, create_user, revoke_key, set_password
 from .config import get_server_settings
 from .db import ApiKey, Database, User
 
@@ -44,45 +44,54 @@ def main(argv: list[str] | None = None) -> int:
     db = Database(settings.db_url)
     try:
         with db.session() as session:
-            return _run(args, session)
+            lines = _run(args, session)
     except AccountError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 1
+    # printed only after the transaction committed: a key on the screen is a key that exists
+    # (and a closed pipe, as in `add-key ... | head -1`, can no longer roll it back)
+    try:
+        print("\n".join(lines), flush=True)
+    except BrokenPipeError:
+        sys.stdout = None  # type: ignore[assignment]  # nothing more can be written; the work is saved
+    return 0
 
 
-def _run(args: argparse.Namespace, session) -> int:  # noqa: ANN001
+def _run(args: argparse.Namespace, session) -> list[str]:  # noqa: ANN001
+    """Do the command inside one transaction; return what to print once it is committed."""
     if args.command == "add-user":
         user = create_user(session, args.email, args.tier, args.credits, args.coins)
-        print(f"{user.id}  {user.email}  {user.tier}  credits={user.credits} coins={user.coins}")
-        return 0
+        return [f"{user.id}  {user.email}  {user.tier}  credits={user.credits} coins={user.coins}"]
     if args.command == "users":
-        for user in session.scalars(select(User).order_by(User.created_at)):
-            print(f"{user.id}  {user.email:<30} {user.tier:<10} credits={user.credits} coins={user.coins}")
-        return 0
+        users = session.scalars(select(User).order_by(User.created_at))
+        return [f"{user.id}  {user.email:<30} {user.tier:<10} credits={user.credits} coins={user.coins}" for user in users]
     user = session.scalar(select(User).where(User.email == args.email))
     if user is None:
         raise AccountError(f"no user {args.email}")
     if args.command == "set-user":
+        for field in ("credits", "coins"):
+            if getattr(args, field) is not None:
+                check_balance(getattr(args, field))
         for field in ("tier", "credits", "coins"):
             if getattr(args, field) is not None:
                 setattr(user, field, getattr(args, field))
-        print(f"{user.email}: tier={user.tier} credits={user.credits} coins={user.coins}")
-    elif args.command == "add-key":
+        return [f"{user.email}: tier={user.tier} credits={user.credits} coins={user.coins}"]
+    if args.command == "add-key":
         record, key = create_key(session, user, args.name)
-        print(f"{key}\n(key id {record.id}; shown once — it is stored only as a hash)")
-    elif args.command == "keys":
+        return [key, f"(key id {record.id}; shown once — it is stored only as a hash)"]
+    if args.command == "keys":
+        lines = []
         for key in session.scalars(select(ApiKey).where(ApiKey.user_id == user.id).order_by(ApiKey.created_at)):
             state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
             used = f"{key.last_used_at:%Y-%m-%d %H:%M}" if key.last_used_at else "never"
-            print(f"{key.id}  {key.prefix}…  {key.name or '-':<12} {state:<18} last used {used}")
-    elif args.command == "set-password":
+            lines.append(f"{key.id}  {key.prefix}…  {key.name or '-':<12} {state:<18} last used {used}")
+        return lines
+    if args.command == "set-password":
         set_password(user, args.password or getpass.getpass(f"password for {user.email}: "))
-        print("password set")
-    elif args.command == "revoke-key":
-        if not revoke_key(session, user.id, args.key_id):
-            raise AccountError("no such active key for this user")
-        print("revoked")
-    return 0
+        return ["password set"]
+    if not revoke_key(session, user.id, args.key_id):  # revoke-key
+        raise AccountError("no such active key for this user")
+    return ["revoked"]
 
 
 if __name__ == "__main__":

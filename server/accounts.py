@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass
 
@@ -12,6 +13,9 @@ from sqlalchemy.orm import Session
 from .db import ApiKey, User, now
 
 KEY_PREFIX = "sk_live_"
+#: one address: no spaces or control characters, one @, a dot in the domain
+EMAIL_PATTERN = r"^[^@\s\x00-\x1f\x7f]{1,64}@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+$"
+MAX_BALANCE = 2**31 - 1  # credits and coins fit a 32-bit integer column in every database
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,11 @@ class AccountError(Exception):
         self.message, self.status = message, status
 
 
+def check_balance(amount: int) -> None:
+    if not 0 <= amount <= MAX_BALANCE:
+        raise AccountError(f"a balance must be between 0 and {MAX_BALANCE:,}", 422)
+
+
 def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
@@ -56,6 +65,7 @@ def set_password(user: User, password: str) -> None:
 def check_password(session: Session, email: str, password: str) -> bool:
     user = session.scalar(select(User).where(User.email == email))
     if user is None or not user.password_hash:
+        hashlib.pbkdf2_hmac("sha256", password.encode(), b"timing", PBKDF2_ROUNDS)  # unknown users take as long
         return False
     _, rounds, salt, digest = user.password_hash.split("$")
     candidate = hashlib.pbkdf2_hmac("sha256", password.encode(), salt.encode(), int(rounds)).hex()
@@ -69,6 +79,10 @@ def get_or_create(session: Session, email: str, **defaults: object) -> User:
 def create_user(session: Session, email: str, tier: str = "free", credits: int = 0, coins: int = 0) -> User:
     if tier not in TIERS:
         raise AccountError(f"unknown tier {tier!r} (one of: {', '.join(TIERS)})")
+    if not re.fullmatch(EMAIL_PATTERN, email) or len(email) > 254:
+        raise AccountError(f"{email!r} is not an email address", 422)
+    for amount in (credits, coins):
+        check_balance(amount)
     if session.scalar(select(User).where(User.email == email)):
         raise AccountError(f"a user with email {email} exists", 409)
     user = User(email=email, tier=tier, credits=credits, coins=coins)

@@ -5,43 +5,64 @@ from __future__ import annotations
 import hmac
 from typing import Any
 
-from fastapi import APIRouter, Depends, Header, Request
-from pydantic import BaseModel, Field
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Request, Security
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from .accounts import TIERS, AccountError, create_key, create_user, revoke_key
+from .accounts import EMAIL_PATTERN, MAX_BALANCE, TIERS, AccountError, create_key, create_user, revoke_key
 from .db import ApiKey, User
-from .errors import ApiError
+from .errors import ApiError, v1_refusal
+from .gate import client_address
+from .openapi import ADMIN_TOKEN, V1Error, error_responses, ok_response
 from .schemas import iso
+from .service import Refusal
 from .state import Studio, studio
 
 
-def require_admin(request: Request, x_admin_token: str | None = Header(None)) -> None:
-    expected = studio(request).settings.admin_token
+def require_admin(request: Request, token: str | None = Security(ADMIN_TOKEN)) -> None:
+    """The admin token, with wrong guesses throttled per client address (429 once over the limit)."""
+    app = studio(request)
+    expected = app.settings.admin_token
     if not expected:
         raise ApiError(404, "not_found", "the admin API is disabled (set STUDIO_ADMIN_TOKEN)")
-    if not x_admin_token or not hmac.compare_digest(x_admin_token, expected):
+    address = client_address(request)
+    try:
+        app.service.guard_attempts(address)
+    except Refusal as refusal:
+        raise v1_refusal(refusal) from None
+    if not token or not hmac.compare_digest(token.encode(), expected.encode()):
+        app.service.failed_attempt(address)
         raise ApiError(403, "forbidden", "a valid X-Admin-Token is required")
 
 
-router = APIRouter(prefix="/api/admin", tags=["admin"], dependencies=[Depends(require_admin)])
+router = APIRouter(
+    prefix="/api/admin", tags=["admin"], dependencies=[Depends(require_admin)],
+    responses=error_responses(V1Error, (403, 404, 405, 409, 413, 422, 429, 500), rate_headers=False) | ok_response(rate_headers=False),
+)  # fmt: skip
+Balance = Annotated[int, Field(strict=True, ge=0, le=MAX_BALANCE)]
+Tier = Literal[tuple(TIERS)]  # type: ignore[valid-type]
 
 
 class UserCreate(BaseModel):
-    email: str = Field(min_length=3, max_length=320)
-    tier: str = Field("pro", description=f"one of {', '.join(TIERS)}")
-    credits: int = Field(0, ge=0)
-    coins: int = Field(0, ge=0)
+    model_config = ConfigDict(extra="forbid")
+    email: str = Field(min_length=3, max_length=254, pattern=EMAIL_PATTERN)
+    tier: Tier = "pro"
+    credits: Balance = 0
+    coins: Balance = 0
 
 
 class UserUpdate(BaseModel):
-    tier: str | None = None
-    credits: int | None = Field(None, ge=0)
-    coins: int | None = Field(None, ge=0)
+    model_config = ConfigDict(extra="forbid")
+    tier: Tier | None = None
+    credits: Balance | None = None
+    coins: Balance | None = None
 
 
 class KeyCreate(BaseModel):
-    name: str = Field("", max_length=100)
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field("", max_length=100, pattern=r"^[^\x00-\x1f\x7f]*$")
 
 
 def user_dict(user: User) -> dict[str, Any]:
@@ -78,8 +99,6 @@ def list_users(app: Studio = Depends(studio)) -> list[dict[str, Any]]:
 def update_user(user_id: str, body: UserUpdate, app: Studio = Depends(studio)) -> dict[str, Any]:
     with app.db.session() as session:
         user = _user(session, user_id)
-        if body.tier is not None and body.tier not in TIERS:
-            raise ApiError(400, "account_error", f"unknown tier {body.tier!r}")
         for field, value in body.model_dump(exclude_none=True).items():
             setattr(user, field, value)
         return user_dict(user)

@@ -7,50 +7,83 @@ fields repeated at the top level.
 
 from __future__ import annotations
 
-import math
-from typing import Any
+import asyncio
+from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Security
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 
 from ops import chain
-from ops.errors import EngineUnavailableError, ImageTooLargeError, StudioError
-from ops.imageio import decode
+from ops.errors import EngineUnavailableError, StudioError
 from ops.registry import MODELS, get_model
-from ops.settings import get_settings
 
 from . import safefetch
-from .accounts import charge
-from .api_v1 import MEDIA, current_user
-from .db import Job, User
-from .errors import HitpawError
+from .api_v1 import current_caller
+from .db import Job
+from .errors import HitpawError, hitpaw_refusal
+from .openapi import APIKEY, HITPAW_STATUSES, HitpawErrorBody, error_responses, ok_response
+from .service import Price, Refusal
 from .state import Studio, studio
 
-router = APIRouter(tags=["spec 002: photo enhancer"])
+router = APIRouter(
+    tags=["spec 002: photo enhancer"], dependencies=[Security(APIKEY)], responses=error_responses(HitpawErrorBody, HITPAW_STATUSES) | ok_response()
+)
 EXTENSIONS = {".jpg": "jpeg", ".jpeg": "jpeg", ".png": "png", ".webp": "webp"}
 STATUS = {"queued": "CONVERTING", "processing": "CONVERTING", "completed": "COMPLETED", "failed": "ERROR"}
+#: a failed job's reason (JobService codes) as spec 002's numeric error code
+FAILURE_CODES = {"invalid_url": 100400001, "input_too_large": 110400009, "image_too_large": 110400009, "target_too_large": 110400010}
+RESOLVE_TIMEOUT = 5  # seconds for the first hop's name lookup on the request path
 
 
 class EnhanceRequest(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
-    model_name: str = Field(examples=["general_4x"])
-    img_url: str = Field(examples=["https://example.com/image.jpg"])
-    extension: str = Field(examples=[".jpg"])
+    model_name: str = Field(max_length=64, examples=["general_4x"])
+    img_url: str = Field(max_length=4096, examples=["https://example.com/image.jpg"])
+    extension: str = Field(max_length=16, examples=[".jpg"])
     exif: bool = False
     dpi: int | None = Field(None, alias="DPI", ge=1, le=10_000)
 
 
 class TaskStatusRequest(BaseModel):
-    job_id: str
+    job_id: str = Field(max_length=64)
 
 
 def ok(data: dict[str, Any]) -> dict[str, Any]:
     return {"code": 200, "message": "OK", "data": data, **data}
 
 
-@router.post("/api/photo-enhancer", summary="Submit a photo enhancement task")
-def photo_enhancer(body: EnhanceRequest, request: Request, app: Studio = Depends(studio)) -> dict[str, Any]:
-    user = current_user(request)
+class EnhanceData(BaseModel):
+    job_id: str
+    consume_coins: int
+
+
+class EnhanceResponse(EnhanceData):
+    code: int = 200
+    message: str = "OK"
+    data: EnhanceData
+
+
+class StatusData(BaseModel):
+    job_id: str
+    status: Literal["CONVERTING", "COMPLETED", "ERROR"]
+    res_url: str
+    original_url: str
+    error_message: str | None = None
+    error_code: int | None = Field(None, description="why the job failed, as a spec-002 code (an addition)")
+
+
+class StatusResponse(StatusData):
+    code: int = 200
+    message: str = "OK"
+    data: StatusData
+
+
+@router.post("/api/photo-enhancer", summary="Submit a photo enhancement task", response_model=EnhanceResponse)
+async def photo_enhancer(body: EnhanceRequest, request: Request, app: Studio = Depends(studio)) -> dict[str, Any]:
+    """Checks what can be checked at once (model, extension, the URL's form and first address); the
+    download itself runs in the fetch pool, so a slow image host delays only its own job."""
+    caller = current_caller(request)
     try:
         preset = get_model(body.model_name)
     except StudioError:
@@ -62,60 +95,37 @@ def photo_enhancer(body: EnhanceRequest, request: Request, app: Studio = Depends
         planned = chain.plan(preset.steps)
     except EngineUnavailableError as exc:
         raise HitpawError(110400005, exc.message) from None
-    settings = app.settings
     try:
-        data, _ = safefetch.fetch(body.img_url, get_settings().max_bytes, settings.fetch_timeout, _allow(settings.ssrf_allow))
+        await asyncio.wait_for(asyncio.to_thread(safefetch.check_url, body.img_url, app.settings.ssrf_allowed), RESOLVE_TIMEOUT)
     except safefetch.UnsafeUrl as exc:
         raise HitpawError(100400001, str(exc)) from None
+    except TimeoutError:
+        raise HitpawError(100400001, "the image URL's host name could not be resolved in time") from None
+    del planned
+    fields = {"api": "hitpaw", "input_key": "", "operations": list(preset.steps), "model_name": preset.name, "source_url": body.img_url,
+              "output_options": {"format": fmt, "keep_exif": body.exif, "dpi": body.dpi}}  # fmt: skip
     try:
-        picture = decode(data)
-    except ImageTooLargeError as exc:
-        raise HitpawError(110400009, exc.message) from None
-    except StudioError as exc:
-        raise HitpawError(100400001, f"the URL does not hold a usable image: {exc.message}") from None
-    _check_target(picture.width, picture.height, planned)
-    extension = MEDIA.get(picture.source_format or "", ("", "bin"))[1]
-    input_key = app.storage.new_key("uploads", user.id, extension)
-    app.storage.write(input_key, data)
-    with app.db.session() as session:
-        if not charge(session, user.id, coins=preset.coins):
-            raise HitpawError(110402000, f"{preset.name} costs {preset.coins} coins; the balance is {session.get(User, user.id).coins}")
-        job = Job(
-            user_id=user.id, api="hitpaw", input_key=input_key, operations=list(preset.steps), model_name=preset.name,
-            output_options={"format": fmt, "keep_exif": body.exif, "dpi": body.dpi}, coins=preset.coins,
-            source_url=body.img_url,
-        )  # fmt: skip
-        session.add(job)
-        session.flush()
-        job_id = job.id
-    app.jobs.submit(job_id)
+        job_id = await run_in_threadpool(app.service.create_job, caller, Price.of_model(preset), **fields)
+    except Refusal as refusal:
+        raise hitpaw_refusal(refusal) from None
+    await run_in_threadpool(app.jobs.submit, job_id)
     return ok({"job_id": job_id, "consume_coins": preset.coins})
 
 
-@router.post("/api/task-status", summary="Query a task's status")
+@router.post("/api/task-status", summary="Query a task's status", response_model=StatusResponse)
 def task_status(body: TaskStatusRequest, request: Request, app: Studio = Depends(studio)) -> dict[str, Any]:
-    user = current_user(request)
+    caller = current_caller(request)
     with app.db.session() as session:
         job = session.get(Job, body.job_id)
-        if job is None or job.user_id != user.id:
+        if job is None or job.user_id != caller.user_id:
             raise HitpawError(110400002)
         data: dict[str, Any] = {
             "job_id": job.id,
             "status": STATUS[job.status],
             "res_url": app.signed_url(request, job.output_key) if job.output_key else "",
-            "original_url": job.source_url or app.signed_url(request, job.input_key),
+            "original_url": job.source_url or (app.signed_url(request, job.input_key) if job.input_key else ""),
         }
         if job.status == "failed":
             data["error_message"] = job.error_message
+            data["error_code"] = FAILURE_CODES.get(job.error_code or "", 110400003)
         return ok(data)
-
-
-def _check_target(width: int, height: int, planned: list[chain.PlannedStep]) -> None:
-    factor = math.prod(getattr(step.params, "scale", 4 if step.operation.name == "enhance-anime" else 1) for step in planned)
-    limit = get_settings().max_pixels
-    if width * height * factor * factor > limit:
-        raise HitpawError(110400010, f"{width * factor}x{height * factor} is over the limit of {limit / 1e6:.0f} MP")
-
-
-def _allow(setting: str) -> set[str]:
-    return {item.strip() for item in setting.split(",") if item.strip()}

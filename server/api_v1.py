@@ -5,116 +5,127 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Query, Request, Security, UploadFile
 from fastapi.responses import FileResponse
 from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
 from ops import chain
-from ops.errors import StudioError
+from ops.errors import BusyError, StudioError
 from ops.imageio import decode
 from ops.imageio.writer import FORMAT_ALIASES
 from ops.settings import get_settings
 
-from .accounts import TIERS, charge
-from .db import Job, User
-from .errors import ApiError
+from .db import Job
+from .errors import ApiError, v1_refusal
+from .openapi import BEARER, V1_STATUSES, V1Error, error_responses, ok_response
 from .schemas import AccountResponse, JobCreate, JobList, JobResponse, StepReport, UploadResponse, iso
+from .service import Caller, Price, Refusal
 from .state import Studio, studio
 from .storage import NotFound
 
-router = APIRouter(prefix="/api/v1", tags=["spec 000: jobs"])
+router = APIRouter(
+    prefix="/api/v1", tags=["spec 000: jobs"], dependencies=[Security(BEARER)], responses=error_responses(V1Error, V1_STATUSES) | ok_response()
+)
+UPLOAD_WAIT = 10  # seconds an upload waits for the memory budget before 503
 MEDIA = {"JPEG": ("image/jpeg", "jpg"), "MPO": ("image/jpeg", "jpg"), "PNG": ("image/png", "png"), "WEBP": ("image/webp", "webp"),
          "GIF": ("image/gif", "gif"), "BMP": ("image/bmp", "bmp"), "TIFF": ("image/tiff", "tif"), "HEIF": ("image/heic", "heic"),
          "AVIF": ("image/avif", "avif")}  # fmt: skip
 
 
-def current_user(request: Request) -> User:
-    user = getattr(request.state, "user", None)
-    if user is None:
+def current_caller(request: Request) -> Caller:
+    caller = getattr(request.state, "caller", None)
+    if caller is None:
         raise ApiError(401, "unauthorized", "an API key is required for this endpoint")
-    return user
+    return caller
 
 
 def studio_error(exc: StudioError) -> ApiError:
     errors = [{"loc": v.location, "msg": v.message} for v in getattr(exc, "violations", [])]
-    return ApiError(exc.http_status, exc.code, exc.message, errors)
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, BusyError) else None
+    return ApiError(exc.http_status, exc.code, exc.message, errors, headers)
 
 
-def accept_image(app: Studio, user: User, data: bytes, filename: str) -> UploadResponse:
+def accept_image(app: Studio, caller: Caller, data: bytes, filename: str) -> UploadResponse:
     """Decode fully (a truncated or hostile file fails here, not later in a job) and store it."""
     try:
-        picture = decode(data)
+        picture = decode(data, memory_wait=UPLOAD_WAIT)
     except StudioError as exc:
         raise studio_error(exc) from None
     content_type, extension = MEDIA.get(picture.source_format or "", ("application/octet-stream", "bin"))
-    key = app.storage.new_key("uploads", user.id, extension)
+    width, height = picture.width, picture.height
+    del picture  # the pixels go now, not when this request's frame is collected
+    key = app.storage.new_key("uploads", caller.user_id, extension)
     app.storage.write(key, data)
     safe_name = re.sub(r"[^A-Za-z0-9._ -]", "_", Path(filename or "image").name)[:120] or "image"
-    return UploadResponse(storage_key=key, filename=safe_name, size=len(data), content_type=content_type, width=picture.width, height=picture.height)
+    return UploadResponse(storage_key=key, filename=safe_name, size=len(data), content_type=content_type, width=width, height=height)
 
 
 @router.post("/upload/api", response_model=UploadResponse, summary="Upload an image to get a storage key")
 async def upload(request: Request, file: UploadFile = File(...), app: Studio = Depends(studio)) -> UploadResponse:
-    user = current_user(request)
+    caller = current_caller(request)
     limit = get_settings().max_bytes
     data = await file.read(limit + 1)
     if len(data) > limit:
         raise ApiError(413, "file_too_large", f"the file is over the limit of {limit:,} bytes")
-    return await run_in_threadpool(accept_image, app, user, data, file.filename or "image")
+    return await run_in_threadpool(accept_image, app, caller, data, file.filename or "image")
 
 
-@router.post("/jobs/api", response_model=JobResponse, status_code=201, summary="Create a job: a chain of operations")
+@router.post("/jobs/api", response_model=JobResponse, status_code=201, summary="Create a job: a chain of operations",
+             responses={402: {"model": V1Error, "description": "Not enough credits"}})  # fmt: skip
 def create_job(body: JobCreate, request: Request, app: Studio = Depends(studio)) -> JobResponse:
-    user = current_user(request)
+    caller = current_caller(request)
     try:
         planned = chain.plan([step.model_dump() for step in body.operations])
     except StudioError as exc:
         raise studio_error(exc) from None
     try:
-        app.storage.path(body.input_key, user.id)
+        app.storage.path(body.input_key, caller.user_id or "")
     except NotFound:
         raise ApiError(404, "input_not_found", f"no upload {body.input_key!r} for this account") from None
-    cost = sum(step.credits for step in planned)
     output = body.output.model_dump()
     options = {"format": FORMAT_ALIASES.get(output["format"] or ""), "keep_exif": output["exif"], "dpi": output["dpi"]}
-    with app.db.session() as session:
-        if not charge(session, user.id, credits=cost):
-            balance = session.get(User, user.id).credits
-            raise ApiError(402, "insufficient_credits", f"this job costs {cost} credits; the balance is {balance}")
-        job = Job(user_id=user.id, input_key=body.input_key, operations=[s.model_dump() for s in body.operations], output_options=options, credits=cost)
-        session.add(job)
-        session.flush()
-        response = to_response(app, request, job)
-    app.jobs.submit(response.id)
-    return response
+    try:
+        job_id = app.service.create_job(
+            caller, Price.of_steps(planned), input_key=body.input_key, operations=[s.model_dump() for s in body.operations], output_options=options
+        )
+    except Refusal as refusal:
+        raise v1_refusal(refusal) from None
+    app.jobs.submit(job_id)
+    return get_job(job_id, request, app)
 
 
 @router.get("/jobs/api/{job_id}", response_model=JobResponse, summary="Job status; poll until completed or failed")
 def get_job(job_id: str, request: Request, app: Studio = Depends(studio)) -> JobResponse:
-    user = current_user(request)
+    caller = current_caller(request)
     with app.db.session() as session:
         job = session.get(Job, job_id)
-        if job is None or job.user_id != user.id:
+        if job is None or job.user_id != caller.user_id:
             raise ApiError(404, "job_not_found", f"no job {job_id!r} for this account")
         return to_response(app, request, job)
 
 
 @router.get("/jobs/api", response_model=JobList, summary="This account's jobs, newest first")
-def list_jobs(request: Request, limit: int = Query(20, ge=1, le=100), offset: int = Query(0, ge=0), app: Studio = Depends(studio)) -> JobList:
-    user = current_user(request)
+def list_jobs(
+    request: Request, limit: int = Query(20, ge=1, le=100), offset: int = Query(0, ge=0, le=1_000_000_000), app: Studio = Depends(studio)
+) -> JobList:
+    caller = current_caller(request)
     with app.db.session() as session:
-        total = session.scalar(select(func.count()).select_from(Job).where(Job.user_id == user.id)) or 0
-        jobs = session.scalars(select(Job).where(Job.user_id == user.id).order_by(Job.created_at.desc()).limit(limit).offset(offset)).all()
+        total = session.scalar(select(func.count()).select_from(Job).where(Job.user_id == caller.user_id)) or 0
+        jobs = session.scalars(select(Job).where(Job.user_id == caller.user_id).order_by(Job.created_at.desc()).limit(limit).offset(offset)).all()
         return JobList(jobs=[to_response(app, request, job) for job in jobs], total=total)
 
 
-@router.get("/files/{key:path}", summary="Download an upload or a result (API key, or a signed link)", response_class=FileResponse)
+FILE_CONTENT = {"content": {"image/*": {"schema": {"type": "string", "format": "binary"}}, "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}
+
+
+@router.get("/files/{key:path}", summary="Download an upload or a result (API key, or a signed link)", response_class=FileResponse,
+            responses={200: {"description": "The file", **FILE_CONTENT}})  # fmt: skip
 def download(key: str, request: Request, expires: str | None = None, signature: str | None = None, app: Studio = Depends(studio)) -> FileResponse:
-    user = getattr(request.state, "user", None)
+    caller = getattr(request.state, "caller", None)
     owner = key.split("/")[1] if key.count("/") >= 2 else ""
-    if user is not None:
-        owner = user.id
+    if caller is not None:
+        owner = caller.user_id
     elif not app.valid_signature(key, expires, signature):
         raise ApiError(403, "bad_signature", "the link is invalid or has expired")
     try:
@@ -126,12 +137,8 @@ def download(key: str, request: Request, expires: str | None = None, signature: 
 
 @router.get("/account", response_model=AccountResponse, summary="This account: tier, balance, limits")
 def account(request: Request, app: Studio = Depends(studio)) -> AccountResponse:
-    user = current_user(request)
-    with app.db.session() as session:
-        fresh = session.get(User, user.id)
-        tier = TIERS[fresh.tier]
-        limits = {"per_minute": tier.per_minute, "per_month": tier.per_month, "max_keys": tier.max_keys}
-        return AccountResponse(id=fresh.id, email=fresh.email, tier=fresh.tier, credits=fresh.credits, coins=fresh.coins, limits=limits)
+    view = app.service.account(current_caller(request))
+    return AccountResponse(**view.model_dump(exclude={"used"}))
 
 
 def to_response(app: Studio, request: Request, job: Job) -> JobResponse:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -12,10 +11,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from . import admin, api_hitpaw, api_v1
+from ops.settings import get_settings
+
+from . import admin, api_hitpaw, api_v1, unknown
+from .bodylimit import BodyLimit
 from .config import ServerSettings, get_server_settings
 from .errors import ApiError, HitpawError, hitpaw_body, respond, v1_body
-from .gate import ApiGate, is_hitpaw
+from .gate import ApiGate, LoginThrottle, is_hitpaw
 from .state import Studio
 
 log = logging.getLogger(__name__)
@@ -29,7 +31,8 @@ response carries `X-RateLimit-*` headers."""
 
 def create_app(settings: ServerSettings | None = None, with_ui: bool = True) -> FastAPI:
     settings = settings or get_server_settings()
-    studio = Studio.create(settings)
+    login = with_ui and ui_login_enabled(settings)
+    studio = Studio.create(settings, ui_login=login)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -43,16 +46,17 @@ def create_app(settings: ServerSettings | None = None, with_ui: bool = True) -> 
     app.include_router(api_v1.router)
     app.include_router(api_hitpaw.router)
     app.include_router(admin.router)
+    app.include_router(unknown.router)  # last API route: /api/... paths nothing else took
     _error_handlers(app)
+    app.add_middleware(LoginThrottle)
+    app.add_middleware(BodyLimit, limits=lambda: (get_settings().max_bytes, settings.max_body_bytes))
     if with_ui:
         import gradio as gr
 
-        from ops.settings import get_settings
         from webui.app import build
 
-        login = ui_login_enabled(settings)
-        demo = build(studio, login)
-        auth = (lambda email, password: _check_login(studio, email, password)) if login else None
+        demo = build(studio.service)
+        auth = (lambda email, password: studio.service.check_login(email, password)) if login else None
         app = gr.mount_gradio_app(app, demo, path="/", max_file_size=get_settings().max_bytes, auth=auth,
                                   auth_message="Sign in with your account's email and password (python -m server set-password).")
     return app
@@ -62,25 +66,17 @@ def ui_login_enabled(settings: ServerSettings) -> bool:
     """Login is on when asked, or by default when the app is public (a Space, or listening beyond loopback)."""
     if settings.ui_login != "auto":
         return settings.ui_login == "on"
-    host = os.environ.get("STUDIO_HOST", "127.0.0.1")
-    return bool(os.environ.get("SPACE_ID")) or host not in ("127.0.0.1", "localhost", "::1")
-
-
-def _check_login(studio: Studio, email: str, password: str) -> bool:
-    from .accounts import check_password
-
-    with studio.db.session() as session:
-        return check_password(session, email, password)
+    return settings.on_space or settings.host not in ("127.0.0.1", "localhost", "::1")
 
 
 def _error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return respond(v1_body(exc.status, exc.code, exc.message, exc.errors))
+        return respond(v1_body(exc.status, exc.code, exc.message, exc.errors), exc.headers)
 
     @app.exception_handler(HitpawError)
     async def hitpaw_error(_: Request, exc: HitpawError) -> JSONResponse:
-        return respond(hitpaw_body(exc.code, exc.detail))
+        return respond(hitpaw_body(exc.code, exc.detail), exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -92,8 +88,10 @@ def _error_handlers(app: FastAPI) -> None:
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
         if is_hitpaw(request.url.path):
-            return respond(hitpaw_body(100400002, str(exc.detail)))
-        return respond(v1_body(exc.status_code, "http_error", str(exc.detail)))
+            return respond(hitpaw_body(100400002, str(exc.detail)), getattr(exc, "headers", None))
+        code = HTTP_CODES.get(exc.status_code, "http_error")
+        detail = HTTP_DETAILS.get(exc.status_code, str(exc.detail))
+        return respond(v1_body(exc.status_code, code, detail), getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)
     async def crashed(request: Request, exc: Exception) -> JSONResponse:
@@ -101,3 +99,7 @@ def _error_handlers(app: FastAPI) -> None:
         if is_hitpaw(request.url.path):
             return respond(hitpaw_body(100500000))
         return respond(v1_body(500, "internal", "internal error"))
+
+
+HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}
+HTTP_DETAILS = {413: "the request body is over the size limit"}

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, create_engine, event, inspect
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 
@@ -52,7 +53,7 @@ class Job(Base):
     __tablename__ = "jobs"
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
-    api: Mapped[str] = mapped_column(String(10), default="v1")  # v1 (spec 000) or hitpaw (spec 002)
+    api: Mapped[str] = mapped_column(String(10), default="v1")  # the door: v1 (spec 000), hitpaw (spec 002) or ui
     status: Mapped[str] = mapped_column(String(12), default="queued", index=True)
     input_key: Mapped[str] = mapped_column(String(300))
     output_key: Mapped[str | None] = mapped_column(String(300), nullable=True)
@@ -64,6 +65,8 @@ class Job(Base):
     coins: Mapped[int] = mapped_column(Integer, default=0)
     progress: Mapped[float] = mapped_column(Float, default=0.0)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    worker: Mapped[str | None] = mapped_column(String(120), nullable=True)  # host:pid of the process running it
+    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, index=True)
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
     error_code: Mapped[str | None] = mapped_column(String(40), nullable=True)
@@ -76,10 +79,12 @@ class Database:
         options: dict[str, Any] = {}
         if url.startswith("sqlite"):
             options["connect_args"] = {"check_same_thread": False, "timeout": 30}
+            _private_file(make_url(url).database)
         self.engine: Engine = create_engine(url, **options)
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
         Base.metadata.create_all(self.engine)
+        _add_missing_columns(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager
@@ -93,3 +98,25 @@ def _sqlite_pragmas(connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")  # readers never wait on the worker's writes
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _private_file(path: str | None) -> None:
+    """The database holds password and key hashes: owner-only (0600) from its first byte.
+    SQLite creates its -wal and -shm files with the database's own permissions."""
+    if not path or path == ":memory:":
+        return
+    os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+    os.chmod(path, 0o600)
+
+
+def _add_missing_columns(engine: Engine) -> None:
+    """Columns added since a database was created (all nullable or defaulted) are added in place,
+    so an existing deployment keeps its users, keys and jobs across upgrades."""
+    inspector = inspect(engine)
+    with engine.begin() as connection:
+        for table in Base.metadata.sorted_tables:
+            present = {column["name"] for column in inspector.get_columns(table.name)}
+            for column in table.columns:
+                if column.name not in present:
+                    kind = column.type.compile(dialect=engine.dialect)
+                    connection.exec_driver_sql(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}')

@@ -40,17 +40,17 @@ HITPAW_CODES: dict[int, tuple[int, str]] = {
 
 
 class HitpawError(Exception):
-    def __init__(self, code: int, detail: str | None = None) -> None:
+    def __init__(self, code: int, detail: str | None = None, headers: dict[str, str] | None = None) -> None:
         super().__init__(HITPAW_CODES[code][1])
-        self.code, self.detail = code, detail
+        self.code, self.detail, self.headers = code, detail, headers or {}
 
 
 class ApiError(Exception):
     """A spec-000 (v1) error: HTTP status, a short machine code, a message, and optional details."""
 
-    def __init__(self, status: int, code: str, message: str, errors: list[dict[str, str]] | None = None) -> None:
+    def __init__(self, status: int, code: str, message: str, errors: list[dict[str, str]] | None = None, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
-        self.status, self.code, self.message, self.errors = status, code, message, errors or []
+        self.status, self.code, self.message, self.errors, self.headers = status, code, message, errors or [], headers or {}
 
 
 def hitpaw_body(code: int, detail: str | None = None) -> tuple[int, dict[str, Any]]:
@@ -68,3 +68,18 @@ def v1_body(status: int, code: str, message: str, errors: list[dict[str, str]] |
 def respond(status_body: tuple[int, dict[str, Any]], headers: dict[str, str] | None = None) -> JSONResponse:
     status, body = status_body
     return JSONResponse(body, status_code=status, headers=headers)
+
+
+#: how each API family says "no" to a refusal of the service layer
+V1_STATUS = {"unauthorized": 401, "no_api": 403, "forbidden": 403, "insufficient": 402, "not_found": 404, "conflict": 409,
+             "invalid": 422, "rate_limited": 429}  # fmt: skip
+HITPAW_CODE = {"unauthorized": 110400000, "no_api": 100403002, "forbidden": 100403001, "insufficient": 110402000, "not_found": 110400002,
+               "conflict": 100400002, "invalid": 100403000, "rate_limited": 100429000}  # fmt: skip
+
+
+def v1_refusal(refusal: Any) -> ApiError:
+    return ApiError(V1_STATUS[refusal.kind], refusal.kind, refusal.message, headers=refusal.headers)
+
+
+def hitpaw_refusal(refusal: Any) -> HitpawError:
+    return HitpawError(HITPAW_CODE[refusal.kind], refusal.message, refusal.headers)

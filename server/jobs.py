@@ -1,92 +1,231 @@
-"""Jobs that are never lost: persisted first, run by a worker pool, recovered after a crash."""
+"""Jobs that always end: persisted first, run under a lease, retried or failed when their worker dies.
+
+A worker claims a queued job with a conditional update and holds a lease on it that a heartbeat
+renews. A job whose lease runs out (its process was killed, its thread died) is found by the
+reaper in every server process: queued again, or failed and refunded after MAX_ATTEMPTS, within
+about one lease period and without a restart. Jobs whose input is a URL (spec 002) are fetched
+first, in a bounded pool that serves users in turn.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
 import queue
+import socket
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select, update
 
 from ops import chain
-from ops.errors import InputError, StudioError
-from ops.pipeline import OutputOptions, process
+from ops.errors import ImageTooLargeError, InputError, StudioError
+from ops.imageio import probe
+from ops.imageio.limits import check_dimensions
+from ops.pipeline import OutputOptions, enlargement, process
+from ops.settings import get_settings
 
+from . import safefetch
 from .accounts import refund
+from .config import ServerSettings
 from .db import Database, Job, now
+from .fairpool import FairPool
 from .storage import NotFound, Storage
 
 log = logging.getLogger(__name__)
-MAX_ATTEMPTS = 2  # a job interrupted by this many restarts is failed, not retried forever
+MAX_ATTEMPTS = 2  # a job whose worker died this many times is failed, not retried forever
 ACTIVE = ("queued", "processing")
+EXTENSIONS = {"JPEG": "jpg", "MPO": "jpg", "PNG": "png", "WEBP": "webp", "GIF": "gif", "BMP": "bmp", "TIFF": "tif", "HEIF": "heic", "AVIF": "avif"}
 
 
 class JobService:
-    def __init__(self, db: Database, storage: Storage, workers: int = 2) -> None:
-        self.db, self.storage, self.workers = db, storage, workers
+    def __init__(self, db: Database, storage: Storage, settings: ServerSettings) -> None:
+        self.db, self.storage, self.settings = db, storage, settings
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
+        self.lease_seconds = settings.job_lease_seconds
         self.queue: queue.Queue[str | None] = queue.Queue()
+        self.fetches = FairPool(settings.fetch_workers, settings.fetch_per_user, "fetch")
+        self._held: set[str] = set()
+        self._held_lock = threading.Lock()
+        self._stop = threading.Event()
         self.threads: list[threading.Thread] = []
 
+    # --- life cycle -------------------------------------------------------------------------
     def start(self) -> None:
-        for job_id in self.recover():
-            self.queue.put(job_id)
-        for index in range(self.workers):
-            thread = threading.Thread(target=self._work, name=f"job-worker-{index}", daemon=True)
-            thread.start()
-            self.threads.append(thread)
+        self.reap()
+        with self.db.session() as session:
+            queued = session.scalars(select(Job.id).where(Job.status == "queued").order_by(Job.created_at)).all()
+        self.fetches.start()
+        for job_id in queued:
+            self.submit(job_id)
+        for index in range(self.settings.workers):
+            self._thread(self._work, f"job-worker-{index}")
+        self._thread(self._keep_leases, "job-heartbeat")
 
     def stop(self) -> None:
-        for _ in self.threads:
+        self._stop.set()
+        self.fetches.stop()
+        for _ in range(self.settings.workers):
             self.queue.put(None)
 
-    def submit(self, job_id: str) -> None:
-        self.queue.put(job_id)
+    def _thread(self, target: Any, name: str) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self.threads.append(thread)
 
-    def recover(self) -> list[str]:
-        """After a crash: jobs left processing are queued again (or failed after MAX_ATTEMPTS)."""
+    # --- leases -----------------------------------------------------------------------------
+    def lease(self) -> dict[str, Any]:
+        """Columns that mark a job as held by this process for one lease period."""
+        return {"worker": self.worker_id, "lease_expires_at": now() + timedelta(seconds=self.lease_seconds)}
+
+    @contextmanager
+    def holding(self, job_id: str) -> Iterator[None]:
+        """Renew the job's lease while the block runs (the heartbeat thread does the writing)."""
+        with self._held_lock:
+            self._held.add(job_id)
+        try:
+            yield
+        finally:
+            with self._held_lock:
+                self._held.discard(job_id)
+
+    def _keep_leases(self) -> None:
+        """Heartbeat and reaper in one loop: renew our leases, then collect everyone's expired ones."""
+        period = max(0.5, self.lease_seconds / 3)
+        while not self._stop.wait(period):
+            try:
+                with self._held_lock:
+                    held = list(self._held)
+                if held:
+                    with self.db.session() as session:
+                        session.execute(update(Job).where(Job.id.in_(held), Job.status == "processing").values(**self.lease()))
+                self.reap()
+            except Exception:  # the database may be briefly unavailable; try again next period
+                log.exception("lease upkeep failed")
+
+    def reap(self) -> list[str]:
+        """Jobs whose worker stopped renewing their lease: queued again, or failed with a refund."""
+        moment, dead_here = now(), self._dead_here()
+        expired = or_(Job.lease_expires_at < moment, and_(Job.lease_expires_at.is_(None), Job.updated_at < moment - timedelta(seconds=self.lease_seconds)))
         with self.db.session() as session:
-            for job in session.scalars(select(Job).where(Job.status == "processing")):
-                if job.attempts >= MAX_ATTEMPTS:
-                    self._fail(session, job, "the server restarted during this job twice; it was not retried again", "interrupted")
-                else:
-                    job.status, job.progress = "queued", 0.0
-                    log.warning("job %s was interrupted by a restart; queued again", job.id)
-            queued = session.scalars(select(Job.id).where(Job.status == "queued").order_by(Job.created_at)).all()
-        return list(queued)
+            candidates = session.scalars(select(Job).where(Job.status == "processing", or_(expired, dead_here))).all()
+            requeued = []
+            for job in candidates:
+                if job.id in self._held:
+                    continue
+                if job.api == "ui" or job.attempts >= MAX_ATTEMPTS:
+                    reason = "the web page's run was interrupted" if job.api == "ui" else f"its worker stopped {job.attempts} times"
+                    if self._fail(session, job, f"the job could not finish: {reason}; nothing was charged", "interrupted"):
+                        log.warning("job %s failed: %s", job.id, reason)
+                    continue
+                done = session.execute(
+                    update(Job).where(Job.id == job.id, Job.status == "processing", Job.worker == job.worker)
+                    .values(status="queued", progress=0.0, worker=None, lease_expires_at=None)
+                )  # fmt: skip
+                if done.rowcount == 1:
+                    log.warning("job %s lost its worker (%s); queued again", job.id, job.worker)
+                    requeued.append(job.id)
+        for job_id in requeued:
+            self.submit(job_id)
+        return requeued
+
+    def _dead_here(self) -> Any:
+        """Jobs held by a process of this host that no longer exists (a restart after a crash)."""
+        host = socket.gethostname()
+        with self.db.session() as session:
+            workers = session.scalars(select(Job.worker).where(Job.status == "processing", Job.worker.like(f"{host}:%")).distinct()).all()
+        dead = [w for w in workers if w and w != self.worker_id and not _alive(int(w.rsplit(":", 1)[1]))]
+        return Job.worker.in_(dead)
+
+    # --- running ----------------------------------------------------------------------------
+    def submit(self, job_id: str) -> None:
+        with self.db.session() as session:
+            job = session.get(Job, job_id)
+            needs_input = job is not None and not job.input_key and job.source_url
+            owner = job.user_id if job else ""
+        if needs_input:
+            self.fetches.submit(owner, lambda: self._fetch_input(job_id))
+        else:
+            self.queue.put(job_id)
 
     def _work(self) -> None:
         while (job_id := self.queue.get()) is not None:
             try:
                 self._run(job_id)
-            except Exception:  # never let a worker die
+            except Exception:  # never let a worker die; the job itself was already finished
                 log.exception("job %s crashed its worker", job_id)
 
+    def _claim(self, job_id: str) -> Job | None:
+        with self.db.session() as session:
+            done = session.execute(
+                update(Job).where(Job.id == job_id, Job.status == "queued", Job.input_key != "")
+                .values(status="processing", attempts=Job.attempts + 1, progress=0.0, **self.lease())
+            )  # fmt: skip
+            if done.rowcount != 1:
+                return None
+            job = session.get(Job, job_id)
+            session.expunge(job)
+            return job
+
     def _run(self, job_id: str) -> None:
+        job = self._claim(job_id)
+        if job is None:
+            return
+        with self.holding(job_id):
+            try:
+                data = self.storage.path(job.input_key, job.user_id).read_bytes()
+                planned = chain.plan(job.operations)
+                done = process(data, planned, OutputOptions(**job.output_options), self._progress(job_id), self._resolver(job.user_id), memory_wait=3600)
+                key = self.storage.new_key("outputs", job.user_id, done.encoded.extension, stem=job_id.replace("-", ""))
+                self.storage.write(key, done.encoded.data)
+                with self.db.session() as session:
+                    session.execute(
+                        update(Job).where(Job.id == job_id, Job.status == "processing")
+                        .values(status="completed", output_key=key, progress=1.0, result=done.summary(), lease_expires_at=None)
+                    )  # fmt: skip
+            except NotFound:
+                self.fail(job_id, "the input file no longer exists (retention period passed?)", "input_missing")
+            except StudioError as exc:
+                self.fail(job_id, exc.message, exc.code)
+            except Exception as exc:
+                log.exception("job %s failed unexpectedly", job_id)
+                self.fail(job_id, f"internal error: {type(exc).__name__}", "internal")
+
+    def _fetch_input(self, job_id: str) -> None:
+        """Download a job's img_url, check it, store it as the job's input, and queue the job."""
         with self.db.session() as session:
             job = session.get(Job, job_id)
-            if job is None or job.status != "queued":
+            if job is None or job.status != "queued" or job.input_key:
                 return
-            job.status, job.attempts, job.progress = "processing", job.attempts + 1, 0.0
-            user_id, input_key, steps, options = job.user_id, job.input_key, job.operations, job.output_options
+            user_id, url, steps = job.user_id, job.source_url or "", job.operations
         try:
-            data = self.storage.path(input_key, user_id).read_bytes()
-            planned = chain.plan(steps)
-            done = process(data, planned, OutputOptions(**options), self._progress(job_id), self._resolver(user_id))
-            key = self.storage.new_key("outputs", user_id, done.encoded.extension, stem=job_id.replace("-", ""))
-            self.storage.write(key, done.encoded.data)
-        except NotFound:
-            self._finish_failed(job_id, "the input file no longer exists (retention period passed?)", "input_missing")
+            data, _ = safefetch.fetch(url, get_settings().max_bytes, self.settings.fetch_timeout, self.settings.ssrf_allowed)
+            width, height, kind = probe(data)
+            factor = enlargement(chain.plan(steps))
+            try:
+                check_dimensions(width * factor, height * factor, what="the result would be")
+            except ImageTooLargeError as exc:
+                raise TargetTooLarge(exc.message) from None
+            key = self.storage.new_key("uploads", user_id, EXTENSIONS.get(kind, "bin"))
+            self.storage.write(key, data)
+        except safefetch.UnsafeUrl as exc:
+            return self.fail(job_id, str(exc), "invalid_url")
+        except TargetTooLarge as exc:
+            return self.fail(job_id, exc.message, "target_too_large")
+        except ImageTooLargeError as exc:
+            return self.fail(job_id, exc.message, "input_too_large")
         except StudioError as exc:
-            self._finish_failed(job_id, exc.message, exc.code)
+            return self.fail(job_id, f"the URL does not hold a usable image: {exc.message}", "invalid_url")
         except Exception as exc:
-            log.exception("job %s failed unexpectedly", job_id)
-            self._finish_failed(job_id, f"internal error: {type(exc).__name__}", "internal")
-        else:
-            with self.db.session() as session:
-                job = session.get(Job, job_id)
-                job.status, job.output_key, job.progress, job.result = "completed", key, 1.0, done.summary()
+            log.exception("fetching the input of job %s failed", job_id)
+            return self.fail(job_id, f"internal error: {type(exc).__name__}", "internal")
+        with self.db.session() as session:
+            session.execute(update(Job).where(Job.id == job_id, Job.status == "queued").values(input_key=key))
+        self.queue.put(job_id)
 
     def _resolver(self, user_id: str) -> Any:
         """Storage keys a job refers to (e.g. background_image_key): this user's uploads only."""
@@ -106,19 +245,46 @@ class JobService:
             if fraction - last[1] >= 0.05 and time.monotonic() - last[0] >= 1.0:
                 last[:] = [time.monotonic(), fraction]
                 with self.db.session() as session:
-                    job = session.get(Job, job_id)
-                    if job is not None:
-                        job.progress = round(fraction, 3)
+                    session.execute(update(Job).where(Job.id == job_id, Job.status == "processing").values(progress=round(fraction, 3)))
 
         return report
 
-    def _finish_failed(self, job_id: str, message: str, code: str) -> None:
+    def complete_held(self, job_id: str) -> None:
+        """Mark a job that ran outside the queue (a web-UI run) as completed."""
         with self.db.session() as session:
-            job = session.get(Job, job_id)
-            if job is not None:
-                self._fail(session, job, message, code)
+            session.execute(update(Job).where(Job.id == job_id, Job.status == "processing").values(status="completed", progress=1.0, lease_expires_at=None))
+
+    def fail(self, job_id: str, message: str, code: str) -> None:
+        try:
+            with self.db.session() as session:
+                job = session.get(Job, job_id)
+                if job is not None:
+                    self._fail(session, job, message, code)
+        except Exception:  # the lease runs out and the reaper fails the job (and refunds) later
+            log.exception("could not record the failure of job %s", job_id)
 
     @staticmethod
-    def _fail(session: Any, job: Job, message: str, code: str) -> None:
-        job.status, job.error_message, job.error_code, job.updated_at = "failed", message, code, now()
-        refund(session, job.user_id, credits=job.credits, coins=job.coins)  # a failed job costs nothing
+    def _fail(session: Any, job: Job, message: str, code: str) -> bool:
+        """Fail an active job and refund it, exactly once (a conditional update decides who wins)."""
+        done = session.execute(
+            update(Job).where(Job.id == job.id, Job.status.in_(ACTIVE))
+            .values(status="failed", error_message=message[:2000], error_code=code, updated_at=now(), lease_expires_at=None)
+        )  # fmt: skip
+        if done.rowcount == 1:
+            refund(session, job.user_id, credits=job.credits, coins=job.coins)  # a failed job costs nothing
+        return done.rowcount == 1
+
+
+class TargetTooLarge(StudioError):
+    code = "target_too_large"
+    http_status = 400
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

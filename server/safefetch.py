@@ -22,20 +22,35 @@ class UnsafeUrl(Exception):
     """The URL is malformed, not http(s), points inside the network, or could not be fetched."""
 
 
+NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+
+
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """IPv4 addresses an IPv6 address carries and may route to: mapped, 6to4, Teredo, NAT64."""
+    found = [ip.ipv4_mapped] if ip.ipv4_mapped else []
+    found += [ip.sixtofour] if ip.sixtofour else []
+    found += list(ip.teredo) if ip.teredo else []
+    if any(ip in network for network in NAT64):
+        found.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+    return found
+
+
 def check_address(address: str) -> None:
     ip = ipaddress.ip_address(address)
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
-    if not ip.is_global or ip.is_multicast or ip.is_reserved or ip.is_unspecified or ip.is_loopback or ip.is_link_local or ip.is_private:
-        raise UnsafeUrl(f"refusing to fetch from {ip}: not a public address")
+    carried = embedded_ipv4(ip) if isinstance(ip, ipaddress.IPv6Address) else []
+    for candidate in carried or [ip]:  # a tunnel or translation address is judged by where it leads
+        if (not candidate.is_global or candidate.is_multicast or candidate.is_reserved or candidate.is_unspecified
+                or candidate.is_loopback or candidate.is_link_local or candidate.is_private):  # fmt: skip
+            shown = f"{ip} (carrying {candidate})" if carried else ip
+            raise UnsafeUrl(f"refusing to fetch from {shown}: not a public address")
 
 
 def resolve(host: str, port: int, allow: set[str]) -> str:
     """One checked address for ``host`` (all of its addresses must be public)."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except socket.gaierror as exc:
-        raise UnsafeUrl(f"cannot resolve {host}: {exc.strerror}") from None
+    except (socket.gaierror, UnicodeError) as exc:
+        raise UnsafeUrl(f"cannot resolve {host}: {getattr(exc, 'strerror', None) or exc}") from None
     addresses = [info[4][0] for info in infos]
     if f"{host}:{port}" not in allow:
         for address in addresses:
@@ -43,18 +58,31 @@ def resolve(host: str, port: int, allow: set[str]) -> str:
     return addresses[0]
 
 
+def _target(url: str, allow: set[str]) -> tuple[str, str, int]:
+    """(host, checked address, port) of a URL, or UnsafeUrl."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError as exc:
+        raise UnsafeUrl(f"malformed URL ({exc})") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UnsafeUrl("only http and https URLs with a host are accepted")
+    if parts.username or parts.password:
+        raise UnsafeUrl("URLs with credentials are not accepted")
+    return parts.hostname, resolve(parts.hostname, port, set(allow)), port
+
+
+def check_url(url: str, allow: set[str] = frozenset()) -> None:
+    """The checks that need no download: form, scheme, and the first hop's addresses."""
+    _target(url, allow)
+
+
 def fetch(url: str, max_bytes: int, timeout: float, allow: set[str] = frozenset()) -> tuple[bytes, str]:
     """(body, final URL) of a GET, or UnsafeUrl."""
     deadline = time.monotonic() + timeout
     for _ in range(MAX_REDIRECTS + 1):
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise UnsafeUrl("only http and https URLs with a host are accepted")
-        if parts.username or parts.password:
-            raise UnsafeUrl("URLs with credentials are not accepted")
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        address = resolve(parts.hostname, port, set(allow))
-        response = _get(url, parts.hostname, address, port, max_bytes, max(0.1, deadline - time.monotonic()))
+        host, address, port = _target(url, allow)
+        response = _get(url, host, address, port, max_bytes, max(0.1, deadline - time.monotonic()))
         if response[0] in (301, 302, 303, 307, 308):
             url = urljoin(url, response[2])
             continue

@@ -1,13 +1,15 @@
-"""The services one server process holds, created once and shared by every route."""
+"""The services one server process holds, created once and shared by every route and the web UI."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import secrets
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from fastapi import Request
 
@@ -15,7 +17,10 @@ from .config import ServerSettings
 from .db import Database
 from .jobs import JobService
 from .ratelimit import RateLimiter
+from .service import Service
 from .storage import Storage
+
+SECRET_FILE = "secret.key"
 
 
 @dataclass
@@ -24,17 +29,19 @@ class Studio:
     db: Database
     storage: Storage
     jobs: JobService
-    limiter: RateLimiter
-    secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
+    service: Service
+    secret: bytes
     _stop: threading.Event = field(default_factory=threading.Event)
 
     @classmethod
-    def create(cls, settings: ServerSettings) -> Studio:
+    def create(cls, settings: ServerSettings, ui_login: bool = False) -> Studio:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(settings.data_dir, 0o700)
         db = Database(settings.db_url)
         storage = Storage(settings.data_dir)
-        secret = settings.secret.encode() if settings.secret else secrets.token_bytes(32)
-        return cls(settings, db, storage, JobService(db, storage, settings.workers), RateLimiter(), secret)
+        jobs = JobService(db, storage, settings)
+        service = Service(settings, db, RateLimiter(), jobs, ui_login)
+        return cls(settings, db, storage, jobs, service, load_secret(settings))
 
     def start(self) -> None:
         self.jobs.start()
@@ -58,9 +65,29 @@ class Studio:
         return f"{base}/api/v1/files/{key}?expires={expires}&signature={self.sign(key, expires)}"
 
     def valid_signature(self, key: str, expires: str | None, signature: str | None) -> bool:
-        if not expires or not signature or not expires.isdigit() or int(expires) < time.time():
+        if not expires or not signature or not expires.isdigit() or len(expires) > 12 or int(expires) < time.time():
             return False
         return hmac.compare_digest(self.sign(key, int(expires)), signature)
+
+
+def load_secret(settings: ServerSettings) -> bytes:
+    """STUDIO_SECRET, else the data folder's secret.key, created once (0600) on first start, so
+    signed links stay valid across restarts and every process sharing the folder agrees."""
+    if settings.secret:
+        return settings.secret.encode()
+    path: Path = settings.data_dir / SECRET_FILE
+    if not path.exists():
+        draft = path.with_name(f".{SECRET_FILE}.{os.getpid()}")
+        descriptor = os.open(draft, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(secrets.token_hex(32))
+        try:
+            os.link(draft, path)  # atomic: the first process to get here decides the secret
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    return bytes.fromhex(path.read_text().strip())
 
 
 def studio(request: Request) -> Studio:

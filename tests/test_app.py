@@ -18,16 +18,21 @@ from gradio_client import handle_file  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def client() -> Iterator[gradio_client.Client]:
+def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[gradio_client.Client]:
+    from server.config import ServerSettings
+    from server.state import Studio
     from webui.app import build
 
-    demo = build()
+    studio = Studio.create(ServerSettings(data_dir=tmp_path_factory.mktemp("app"), ui_allowance="1000/minute"))
+    studio.start()
+    demo = build(studio.service)
     port = free_port()
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
     try:
         yield gradio_client.Client(f"http://127.0.0.1:{port}/", verbose=False)
     finally:
         demo.close()
+        studio.stop()
 
 
 @pytest.fixture(scope="module")

@@ -8,12 +8,13 @@ import gradio as gr
 
 from ops.registry import OPERATIONS
 
+from .access import Access
 from .models_tab import models_tab
 from .settings_tab import settings_tab
 from .tabs import operation_tab
 
 if TYPE_CHECKING:
-    from server.state import Studio
+    from server.service import Service
 
 GROUP_ORDER = ("Enhance", "Faces & Restore", "Background", "Retouch", "Convert")
 QUEUE_SIZE = 64
@@ -23,7 +24,9 @@ Upscale, restore, cut out, retouch and convert images. Every tab is also an API 
 (`gradio_client`, api_name = the operation's name); the REST API is documented at [/docs](/docs)."""
 
 
-def build(studio: Studio | None = None, login: bool = False) -> gr.Blocks:
+def build(service: Service) -> gr.Blocks:
+    """The app for one service layer; every handler that runs a model or changes state asks it."""
+    access = Access(service)
     with gr.Blocks(title="Image Enhancement Studio") as demo:
         gr.Markdown(INTRO)
         with gr.Tabs():
@@ -32,12 +35,10 @@ def build(studio: Studio | None = None, login: bool = False) -> gr.Blocks:
                     with gr.Tabs():
                         for op in (op for op in OPERATIONS.values() if op.group == group):
                             with gr.Tab(op.name):
-                                operation_tab(op)
+                                operation_tab(op, access)
             with gr.Tab("Models"):
-                models_tab()
-            if studio is not None:
-                with gr.Tab("Settings"):
-                    loader, outputs = settings_tab(studio, login)
-                demo.load(loader, None, outputs, api_visibility="private", queue=False)
+                models_tab(access)
+            with gr.Tab("Settings"):
+                settings_tab(access, demo)
     demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=1)
     return demo

@@ -11,11 +11,12 @@ from ops import chain
 from ops.cli.listing import chain_text
 from ops.registry import MODELS
 
+from .access import Access
 from .results import FORMATS, run_job
 from .tabs import EXAMPLES
 
 
-def models_tab() -> None:
+def models_tab(access: Access) -> None:
     choices = [(f"{p.display_name} ({p.name}, {p.coins} coins)", p.name) for p in MODELS.values()]
     with gr.Row():
         with gr.Column():
@@ -31,8 +32,10 @@ def models_tab() -> None:
     gr.Examples(examples=[[str(p)] for p in sorted(EXAMPLES.glob("*.jpg"))], inputs=[source])
     model.change(_describe, model, about, queue=False, api_visibility="private")
 
-    def run(image: str | None, name: str, chosen: str, progress: gr.Progress = gr.Progress()) -> Any:
-        return run_job(image, lambda: chain.plan_model(name), chosen, progress)
+    def run(image: str | None, name: str, chosen: str, request: gr.Request, progress: gr.Progress = gr.Progress()) -> Any:
+        if name not in MODELS:
+            raise gr.Error(f"Choose one of the models: {', '.join(MODELS)}.")
+        return run_job(image, lambda: chain.plan_model(name), access.admission(request, model=MODELS[name]), chosen, progress)
 
     button.click(run, [source, model, fmt], [comparison, download, report], api_name="model", concurrency_id="device", concurrency_limit=1)
     with gr.Accordion("Chain of operations (JSON, as the REST API takes it)", open=False):
@@ -42,12 +45,14 @@ def models_tab() -> None:
         )  # fmt: skip
         chain_button = gr.Button("Run chain")
 
-    def run_chain(image: str | None, text: str, progress: gr.Progress = gr.Progress()) -> Any:
+    def run_chain(image: str | None, text: str, request: gr.Request, progress: gr.Progress = gr.Progress()) -> Any:
         try:
             parsed = json.loads(text)
         except json.JSONDecodeError as exc:
             raise gr.Error(f"operations is not valid JSON: {exc}") from None
-        return run_job(image, lambda: chain.plan(parsed), "auto", progress)
+        if not isinstance(parsed, list):
+            raise gr.Error("operations must be a JSON list of steps.")
+        return run_job(image, lambda: chain.plan(parsed), access.admission(request), "auto", progress)
 
     chain_button.click(run_chain, [source, steps], [comparison, download, report], api_name="chain", concurrency_id="device", concurrency_limit=1)
 

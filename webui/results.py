@@ -3,30 +3,40 @@
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 from PIL import Image, ImageOps
 
+from ops.chain import PlannedStep
 from ops.errors import StudioError
 from ops.pipeline import OutputOptions, Processed, process
+
+from .access import Admission
 
 FORMATS = ["auto", "png", "jpg", "webp"]
 Outputs = tuple[tuple[str, str], str, str]
 
 
 def run_job(
-    image: str | None, planned_or_error: Any, fmt: str = "auto", progress: gr.Progress | None = None, hints: dict[str, Any] | None = None
+    image: str | None, plan: Callable[[], list[PlannedStep]], admit: Admission, fmt: str = "auto", progress: gr.Progress | None = None,
+    hints: dict[str, Any] | None = None,
 ) -> Outputs:
-    """Run planned steps on the uploaded file; every expected failure becomes a readable gr.Error."""
+    """Plan, pass the caller's admission (limits and price), run; every expected failure becomes a
+    readable gr.Error (and a charged run that fails is refunded by the admission)."""
     if not image:
         raise gr.Error("Upload an image first.")
     try:
-        steps = planned_or_error() if callable(planned_or_error) else planned_or_error
+        steps = plan()
         options = OutputOptions(format={"jpg": "jpeg"}.get(fmt, fmt) if fmt and fmt != "auto" else None)
         report = (lambda fraction, message: progress(fraction, desc=message)) if progress else None
-        done = process(image, steps, options, report, hints=hints)
+        with admit(steps):
+            try:
+                done = process(image, steps, options, report, hints=hints)
+            except StudioError as exc:
+                raise gr.Error(exc.message) from None
     except StudioError as exc:
         raise gr.Error(exc.message) from None
     out = Path(tempfile.mkdtemp(prefix="studio-")) / f"{Path(image).stem}-result{done.encoded.extension}"

@@ -1,94 +1,109 @@
-"""Settings: one's account, API keys, usage against the tier's limits, and the installed models."""
+"""Settings: the signed-in account, its API keys and usage, and the installed models.
+
+With login off the app is a single-owner local tool: no handler here can mint keys or install
+models (a Gradio handler is public by ``fn_index`` whatever its visibility), so the tab shows
+the commands that do it instead. With login on, everything goes through the service layer for
+the signed-in account, and installing models is for operators.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import gradio as gr
-from sqlalchemy import select
 
 from ops.errors import StudioError
 from ops.weights import fetch, installed, load
 
-if TYPE_CHECKING:
-    from server.state import Studio
+from .access import Access, refusals_as_errors
+
+LOCAL_TOOLS = """Running locally without login: accounts, API keys and models are managed from the command line.
+
+```bash
+python -m server add-user me@example.com --tier pro --credits 100   # an account for the REST API
+python -m server add-key me@example.com                            # its API key, printed once
+python -m ops models                                               # installed models
+python -m ops models fetch NAME                                    # install one
+```
+
+Anyone who can reach a public app could use these, so a public deployment (a Space, or any
+address beyond loopback) runs with login on: `STUDIO_UI_LOGIN=on`."""
 
 
-def settings_tab(studio: Studio, login: bool) -> tuple[Any, list[Any]]:
-    """Build the tab; returns (loader, outputs) for the page's load event."""
-    from server.accounts import TIERS, AccountError, create_key, get_or_create, revoke_key
-    from server.db import ApiKey
-
-    def who(request: gr.Request) -> str:
-        return request.username if login and request and request.username else studio.settings.owner_email
+def settings_tab(access: Access, demo: gr.Blocks) -> None:
+    gr.Markdown("### Models")
+    gr.Dataframe(headers=["model", "installed", "size", "license"], interactive=False, value=_models)
+    if not access.login:
+        gr.Markdown(LOCAL_TOOLS)
+        return
+    service = access.service
 
     def account(request: gr.Request) -> tuple[str, list[list[Any]], Any]:
-        with studio.db.session() as session:
-            user = get_or_create(session, who(request), tier="enterprise", credits=10_000, coins=10_000)
-            tier = TIERS[user.tier]
-            used = studio.limiter.usage(f"user:{user.id}", max(tier.per_minute, 1), tier.per_month)
-            month = f"{used['month']:,} of {tier.per_month:,}" if tier.per_month else "unlimited"
-            text = (
-                f"**{user.email}** — tier **{user.tier}**, {user.credits:,} credits, {user.coins:,} coins  \n"
-                f"Requests this minute: {used['minute']} of {tier.per_minute:,}; this month: {month}; "
-                f"keys: at most {tier.max_keys if tier.max_keys is not None else 'unlimited'}"
-            )
-            keys = session.scalars(select(ApiKey).where(ApiKey.user_id == user.id).order_by(ApiKey.created_at)).all()
-            rows = [[k.id, f"{k.prefix}…", k.name, "revoked" if k.revoked_at else "active", str(k.last_used_at or "never")] for k in keys]
-            active = [k.id for k in keys if not k.revoked_at]
-        return text, rows, gr.update(choices=active, value=None)
+        caller = access.caller(request)
+        with refusals_as_errors():
+            view, keys = service.account(caller), service.keys(caller)
+        month = f"{view.used.get('month') or 0:,} of {view.limits['per_month']:,}" if view.limits["per_month"] else "unlimited"
+        max_keys = view.limits["max_keys"]
+        text = (
+            f"**{view.email}** — tier **{view.tier}**, {view.credits:,} credits, {view.coins:,} coins  \n"
+            f"Requests this minute: {view.used.get('minute') or 0} of {view.limits['per_minute']:,}; this month: {month}; "
+            f"keys: at most {max_keys if max_keys is not None else 'unlimited'}"
+        )
+        rows = [[k.id, f"{k.prefix}…", k.name, "revoked" if k.revoked_at else "active", k.last_used_at or "never"] for k in keys]
+        return text, rows, gr.update(choices=[k.id for k in keys if not k.revoked_at], value=None)
 
     def new_key(name: str, request: gr.Request) -> tuple[str, str, list[list[Any]], Any]:
-        try:
-            with studio.db.session() as session:
-                _, key = create_key(session, get_or_create(session, who(request)), name)
-        except AccountError as exc:
-            raise gr.Error(exc.message) from None
+        with refusals_as_errors():
+            _, key = service.create_key(access.caller(request), (name or "")[:100])
         return (key, *account(request))
 
     def revoke(key_id: str | None, request: gr.Request) -> tuple[str, list[list[Any]], Any]:
         if not key_id:
             raise gr.Error("Choose a key to revoke.")
-        with studio.db.session() as session:
-            revoke_key(session, get_or_create(session, who(request)).id, key_id)
+        with refusals_as_errors():
+            service.revoke_key(access.caller(request), key_id)
         return account(request)
 
-    with gr.Column():
-        summary = gr.Markdown()
-        keys = gr.Dataframe(headers=["id", "key", "name", "state", "last used"], interactive=False, label="API keys")
+    def install(name: str | None, request: gr.Request, progress: gr.Progress = gr.Progress()) -> str:
+        if not service.is_operator(access.caller(request)):
+            raise gr.Error("Installing models is for operators (STUDIO_OPERATORS); ask yours, or run python -m ops models fetch NAME on the server.")
+        return _fetch(name, progress)
+
+    gr.Markdown("### Account")
+    summary = gr.Markdown()
+    keys = gr.Dataframe(headers=["id", "key", "name", "state", "last used"], interactive=False, label="API keys")
+    with gr.Row():
+        name = gr.Textbox(label="New key name", scale=3, max_length=100)
+        create = gr.Button("Create API key", variant="primary", scale=1)
+    shown = gr.Textbox(label="Your new key — shown once, store it now", interactive=False, buttons=["copy"])
+    with gr.Row():
+        which = gr.Dropdown(label="Revoke key", choices=[], scale=3)
+        drop = gr.Button("Revoke", variant="stop", scale=1)
+    refresh = gr.Button("Refresh", size="sm")
+    with gr.Accordion("Install a model (operators)", open=False):
         with gr.Row():
-            name = gr.Textbox(label="New key name", scale=3)
-            create = gr.Button("Create API key", variant="primary", scale=1)
-        shown = gr.Textbox(label="Your new key — shown once, store it now", interactive=False, buttons=["copy"])
-        with gr.Row():
-            which = gr.Dropdown(label="Revoke key", choices=[], scale=3)
-            drop = gr.Button("Revoke", variant="stop", scale=1)
-        refresh = gr.Button("Refresh", size="sm")
-        gr.Markdown("### Models")
-        models = gr.Dataframe(headers=["model", "installed", "size", "license"], interactive=False, value=_models)
-        with gr.Row():
-            wanted = gr.Dropdown(choices=list(load()), label="Install model", scale=3)
+            wanted = gr.Dropdown(choices=list(load()), label="Model", scale=3)
             get = gr.Button("Fetch (needs network for URL sources)", scale=1)
         fetched = gr.Markdown()
 
     outputs = [summary, keys, which]
+    demo.load(account, None, outputs, api_visibility="private", queue=False)
     refresh.click(account, None, outputs, api_visibility="private", queue=False)
     create.click(new_key, name, [shown, *outputs], api_visibility="private")
     drop.click(revoke, which, outputs, api_visibility="private")
-    get.click(_fetch, wanted, [fetched, models], api_visibility="private", concurrency_id="free")
-    return account, outputs
+    get.click(install, wanted, fetched, api_visibility="private", concurrency_id="free")
 
 
 def _models() -> list[list[Any]]:
     return [[m.name, "yes" if installed(m) else "no", m.size_text, m.license] for m in load().values()]
 
 
-def _fetch(name: str | None, progress: gr.Progress = gr.Progress()) -> tuple[str, list[list[Any]]]:
-    if not name:
+def _fetch(name: str | None, progress: gr.Progress) -> str:
+    if not name or name not in load():
         raise gr.Error("Choose a model to install.")
     lines: list[str] = []
     try:
         fetch(load()[name], lambda message: (lines.append(message), progress(0.5, desc=message)))
     except StudioError as exc:
         raise gr.Error(exc.message) from None
-    return "\n".join(f"- {line}" for line in lines) or f"{name} is already installed", _models()
+    return "\n".join(f"- {line}" for line in lines) or f"{name} is already installed"

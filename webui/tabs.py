@@ -17,6 +17,7 @@ from ops.imageio import read_image
 from ops.operation import Operation
 
 from . import masks, widgets
+from .access import Access
 from .results import FORMATS, editor_background, run_job, upright_size
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -37,17 +38,22 @@ def availability(op: Operation) -> str | None:
     if any(reason is None for _, reason in status):
         return None
     lines = [f"- `{name}`: {reason}" for name, reason in status]
-    return "⚠️ **This operation cannot run here yet.**\n" + "\n".join(lines) + "\n\nInstall weights from the Settings tab or with `python -m ops models fetch NAME`."
+    return "⚠️ **This operation cannot run here yet.**\n" + "\n".join(lines) + "\n\nAn operator installs weights with `python -m ops models fetch NAME`."
 
 
-def api_signature(names: list[str]) -> inspect.Signature:
-    """Name the Gradio API's parameters after the operation's own (instead of param_1, param_2...)."""
-    parameters = [inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD) for name in names]
-    parameters.append(inspect.Parameter("progress", inspect.Parameter.KEYWORD_ONLY, default=gr.Progress()))
-    return inspect.Signature(parameters)
+def name_api_parameters(fn: Any, names: list[str]) -> None:
+    """Name the Gradio API's parameters after the operation's own (instead of param_1, param_2...).
+    Gradio then appends the request (who calls) and the progress tracker as the last two
+    positional arguments, which ``fn(*values)`` takes off the end."""
+    positional = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    parameters = [inspect.Parameter(name, positional) for name in names]
+    parameters.append(inspect.Parameter("request", positional, annotation=gr.Request))
+    parameters.append(inspect.Parameter("progress", positional, default=gr.Progress()))
+    fn.__signature__ = inspect.Signature(parameters)
+    fn.__annotations__ = {"request": gr.Request}
 
 
-def operation_tab(op: Operation) -> None:
+def operation_tab(op: Operation, access: Access) -> None:
     notice = availability(op)
     gr.Markdown(f"**{op.summary}** — cost: {op.describe_cost()}. Engines, best first: {', '.join(op.engines)}.")
     if notice:
@@ -79,7 +85,7 @@ def operation_tab(op: Operation) -> None:
     clicked = gr.State(None) if op.name in POINT_SELECT else None
     states = [clicked] if clicked is not None else []
     if clicked is not None:
-        _point_selection(op, source, editor, clicked, mask_preview)
+        _point_selection(op, source, editor, clicked, mask_preview, access)
 
     def gather(image: str | None, values: tuple[Any, ...]) -> tuple[dict[str, Any], str]:
         """Widget values (in input order) -> (params incl. the painted mask, chosen output format)."""
@@ -94,15 +100,16 @@ def operation_tab(op: Operation) -> None:
                 found[widgets.MASK_FIELD] = masks.to_data_url(mask)
         return found, chosen
 
-    def run(image: str | None, *values: Any, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
-        found, chosen = gather(image, values)
+    def run(image: str | None, *given: Any) -> tuple[Any, ...]:
+        *values, request, progress = given
+        found, chosen = gather(image, tuple(values))
         subject = values[-1] if states and op.name != "remove-object" else None
         hints = {"subject_mask": subject} if subject is not None else None
-        return run_job(image, lambda: chain.plan_one(op.name, found), chosen, progress, hints)
+        return run_job(image, lambda: chain.plan_one(op.name, found), access.admission(request), chosen, progress, hints)
 
     inputs = [source, *extra, *(w.component for w in params), *formats, *states]
     names = ["image", *(["mask"] if editor is not None else []), *(w.path.replace(".", "_") for w in params), *(["output_format"] if fmt else [])]
-    run.__signature__ = api_signature(names)  # type: ignore[attr-defined]
+    name_api_parameters(run, names)
     button.click(run, inputs, [comparison, download, report], api_name=op.name, **queue_for(op))
     if editor is not None:
         preview = gr.Button("Preview mask", size="sm")
@@ -119,18 +126,19 @@ def operation_tab(op: Operation) -> None:
 
 
 
-def _point_selection(op: Operation, source: gr.Image, editor: Any, clicked: gr.State, preview: gr.Image) -> None:
+def _point_selection(op: Operation, source: gr.Image, editor: Any, clicked: gr.State, preview: gr.Image, access: Access) -> None:
     """A click on the input image selects the object under it: painted into the editor for
     remove-object, kept as the subject (instead of automatic segmentation) for blur-background."""
     target = "painted into the mask, where the brush can refine it" if editor is not None else "used as the subject instead of automatic segmentation"
     gr.Markdown(f"Tip: click an object in the input image to select it ({target}).")
 
-    def select(image: str | None, evt: gr.SelectData) -> tuple[Any, ...]:
+    def select(image: str | None, evt: gr.SelectData, request: gr.Request) -> tuple[Any, ...]:
         if not image:
             raise gr.Error("Upload an image first.")
         try:
-            picture = read_image(image)
-            mask, method = point_to_mask(picture, int(evt.index[0]), int(evt.index[1]))
+            with access.selection(request):
+                picture = read_image(image)
+                mask, method = point_to_mask(picture, int(evt.index[0]), int(evt.index[1]))
         except StudioError as exc:
             raise gr.Error(exc.message) from None
         gr.Info(f"selected with {method}")

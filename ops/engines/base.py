@@ -7,6 +7,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import ClassVar
 
+from pydantic import JsonValue, TypeAdapter
+
 from ..imageio import Picture
 from ..params import Params
 
@@ -26,6 +28,9 @@ def read_local_file(reference: str) -> bytes:
     return path.read_bytes()
 
 
+_JSON_FACTS = TypeAdapter(dict[str, JsonValue])
+
+
 class RunContext:
     """What an engine may use while it runs: progress reporting and warnings for the job result."""
 
@@ -41,7 +46,9 @@ class RunContext:
             self.warnings.append(message)
 
     def detail(self, **facts: object) -> None:
-        self.details.update(facts)
+        """Facts for the job result, which is stored and sent as JSON: plain values only, so a numpy
+        scalar or a tuple fails here, in the engine that wrote it, not later when the job is saved."""
+        self.details.update(_JSON_FACTS.validate_python(facts, strict=True))
 
     def report(self, fraction: float, message: str = "") -> None:
         if self._progress:

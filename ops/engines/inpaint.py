@@ -67,7 +67,7 @@ class Inpainter(Engine):
 def crop_around(mask: np.ndarray, width: int, height: int) -> tuple[int, int, int, int]:
     """The mask's bounding box with as much context again around it (at least 32 px)."""
     ys, xs = np.nonzero(mask)
-    x0, x1, y0, y1 = xs.min(), xs.max() + 1, ys.min(), ys.max() + 1
+    x0, x1, y0, y1 = int(xs.min()), int(xs.max()) + 1, int(ys.min()), int(ys.max()) + 1
     margin = max(32, (x1 - x0 + y1 - y0) // 2)
     return max(0, x0 - margin), max(0, y0 - margin), min(width, x1 + margin), min(height, y1 + margin)
 

@@ -11,6 +11,7 @@ import io
 import re
 import warnings
 from pathlib import Path
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -18,6 +19,7 @@ import pillow_heif
 from PIL import Image, ImageCms
 
 from ..errors import ImageDecodeError, ImageTooLargeError
+from ..memory import DECODE_BYTES_PER_PIXEL, budget
 from ..settings import get_settings
 from .limits import check_bytes, check_dimensions, megapixels
 from .picture import Picture
@@ -39,16 +41,38 @@ def read_image(source: str | Path | bytes) -> Picture:
     """Decode a file path or raw bytes."""
     if isinstance(source, bytes):
         return decode(source)
-    path = Path(source)
+    return decode(read_bytes(Path(source)))
+
+
+def read_bytes(path: Path) -> bytes:
     try:
         check_bytes(path.stat().st_size)  # before reading a huge file into memory
-        data = path.read_bytes()
+        return path.read_bytes()
     except OSError as exc:
         raise ImageDecodeError(f"cannot read {path.name}: {exc.strerror or exc}") from None
-    return decode(data)
 
 
-def decode(data: bytes) -> Picture:
+class Header(NamedTuple):
+    width: int
+    height: int
+    format: str
+
+
+def probe(source: str | Path | bytes) -> Header:
+    """Size and format, read from the header only (limits checked, no pixels decoded)."""
+    image = _open(source if isinstance(source, bytes) else read_bytes(Path(source)))
+    return Header(image.width, image.height, image.format or "")
+
+
+def decode(data: bytes, memory_wait: float | None = None) -> Picture:
+    """Decode within the memory budget, waiting at most ``memory_wait`` s for it (default: the setting)."""
+    image = _open(data)
+    with budget().reserve(image.width * image.height * DECODE_BYTES_PER_PIXEL, memory_wait, what=f"a {image.width}x{image.height} image"):
+        return _decode(image, data)
+
+
+def _open(data: bytes) -> Image.Image:
+    """Identify the format and check the size limits from the header, before any pixel is decoded."""
     settings = get_settings()
     if not data:
         raise ImageDecodeError("the file is empty (0 bytes)")
@@ -69,6 +93,10 @@ def decode(data: bytes) -> Picture:
     except Exception:
         raise ImageDecodeError(f"not a recognised image: the content is none of {ACCEPTED_NAMES}") from None
     _check_dimensions(image.size)
+    return image
+
+
+def _decode(image: Image.Image, data: bytes) -> Picture:
     notes: list[str] = []
     frames = getattr(image, "n_frames", 1)
     if frames > 1 and image.format != "MPO":

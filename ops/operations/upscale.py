@@ -25,6 +25,7 @@ ENHANCE = Operation(
     group="Enhance",
     engines=("realesrgan-x4plus", "realesrgan-x2plus", "realesr-general-x4v3", "realesr-animevideov3"),
     credits=PerValue("scale", {2: 1, 4: 2, 8: 4}),
+    enlarges="scale",
 )
 
 ENHANCE_ANIME = Operation(
@@ -34,4 +35,5 @@ ENHANCE_ANIME = Operation(
     group="Enhance",
     engines=("realesrgan-x4plus-anime-6b", "realesr-animevideov3"),
     credits=2,
+    enlarges=4,
 )

@@ -1,0 +1,279 @@
+"""The one service layer every door goes through: who calls, what it costs, which limits apply.
+
+REST routes, the Gradio handlers and the accounts CLI all ask this layer; none of them runs SQL,
+counts requests or moves credits itself. A refusal is a :class:`Refusal` whose ``kind`` each door
+turns into its own form (a v1 error, a spec-002 code, a ``gr.Error``).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from limits import RateLimitItem, parse_many
+from pydantic import BaseModel
+from sqlalchemy import select
+
+from ops.chain import PlannedStep
+from ops.operation import Preset
+
+from . import accounts
+from .accounts import TIERS, AccountError
+from .config import ServerSettings
+from .db import ApiKey, Database, Job, User, now
+from .jobs import JobService
+from .ratelimit import RateLimiter, Verdict
+from .schemas import iso
+
+RefusalKind = Literal["unauthorized", "no_api", "rate_limited", "insufficient", "forbidden", "invalid", "conflict", "not_found"]
+
+
+class Refusal(Exception):
+    """Why a caller may not do something, in words a person can act on."""
+
+    def __init__(self, kind: RefusalKind, message: str, headers: dict[str, str] | None = None, retry_after: int = 0) -> None:
+        super().__init__(message)
+        self.kind, self.message, self.headers, self.retry_after = kind, message, headers or {}, retry_after
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling: an account (key or UI login), or an anonymous client address."""
+
+    address: str
+    user_id: str | None = None
+    email: str | None = None
+    tier: str | None = None
+
+    @property
+    def identity(self) -> str:
+        return f"user:{self.user_id}" if self.user_id else f"ip:{self.address}"
+
+
+@dataclass(frozen=True)
+class Price:
+    credits: int = 0
+    coins: int = 0
+
+    @property
+    def free(self) -> bool:
+        return self.credits == 0 and self.coins == 0
+
+    @classmethod
+    def of_steps(cls, steps: Sequence[PlannedStep]) -> Price:
+        return cls(credits=sum(step.credits for step in steps))
+
+    @classmethod
+    def of_model(cls, preset: Preset) -> Price:
+        return cls(coins=preset.coins)
+
+    def __str__(self) -> str:
+        parts = [f"{self.credits} credit{'s' * (self.credits != 1)}"] if self.credits else []
+        parts += [f"{self.coins} coin{'s' * (self.coins != 1)}"] if self.coins else []
+        return " and ".join(parts) or "free"
+
+
+class AccountView(BaseModel):
+    id: str
+    email: str
+    tier: str
+    credits: int
+    coins: int
+    limits: dict[str, Any]
+    used: dict[str, int | None] = {}
+
+
+class KeyView(BaseModel):
+    id: str
+    prefix: str
+    name: str
+    created_at: str | None
+    last_used_at: str | None
+    revoked_at: str | None
+
+
+@dataclass
+class Service:
+    settings: ServerSettings
+    db: Database
+    limiter: RateLimiter
+    jobs: JobService
+    ui_login: bool = False
+    _allowance: list[RateLimitItem] = field(init=False)
+    _failures: list[RateLimitItem] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._allowance = parse_many(self.settings.ui_allowance)
+        self._failures = parse_many(self.settings.failed_logins)
+
+    # --- who is calling ---------------------------------------------------------------------
+    def caller_for_key(self, key: str, address: str) -> Caller | None:
+        with self.db.session() as session:
+            user = accounts.authenticate(session, key)
+            return _caller(user, address) if user else None
+
+    def ui_caller(self, username: str | None, address: str) -> Caller:
+        """The web UI's caller: the signed-in account when login is on, else the client address."""
+        if not self.ui_login:
+            return Caller(address=address)
+        if not username:
+            raise Refusal("unauthorized", "Sign in first: this app requires an account.")
+        with self.db.session() as session:
+            user = session.scalar(select(User).where(User.email == username))
+            if user is None:
+                raise Refusal("unauthorized", f"The account {username} no longer exists; sign in again.")
+            return _caller(user, address)
+
+    def check_login(self, email: str, password: str, address: str | None = None) -> bool:
+        """A password check throttled per account (and per client address when known): an account
+        that had too many wrong guesses accepts no password until its window passes."""
+        try:
+            self.guard_attempts(address, email)
+        except Refusal:
+            return False
+        with self.db.session() as session:
+            good = accounts.check_password(session, email, password)
+        if not good:
+            self.failed_attempt(address, email)
+        return good
+
+    def guard_attempts(self, address: str | None, account: str | None = None) -> None:
+        """Refuse a credential check from an address (or for an account) that guessed wrong too often."""
+        for identity in _attempt_identities(address, account):
+            for item in self._failures:
+                used = self.limiter.storage.get(item.key_for("failures", identity))
+                if used >= item.amount:
+                    wait = max(1, math.ceil(self.limiter.storage.get_expiry(item.key_for("failures", identity)) - time.time()))
+                    raise Refusal("rate_limited", f"too many failed attempts; try again in {wait} s", {"Retry-After": str(wait)}, wait)
+
+    def failed_attempt(self, address: str | None, account: str | None = None) -> None:
+        for identity in _attempt_identities(address, account):
+            for item in self._failures:
+                self.limiter.storage.incr(item.key_for("failures", identity), item.get_expiry())
+
+    def is_operator(self, caller: Caller) -> bool:
+        return bool(caller.email) and caller.email.lower() in self.settings.operator_emails
+
+    # --- limits -----------------------------------------------------------------------------
+    def meter_api(self, caller: Caller | None, address: str) -> Verdict:
+        """Count one API request: the tier's limits for an account with API access, else per address."""
+        if caller is not None and TIERS[caller.tier or "free"].api:
+            tier = TIERS[caller.tier or "free"]
+            return self.limiter.hit(caller.identity, tier.per_minute, tier.per_month)
+        return self.limiter.hit(f"ip:{address}", self.settings.anonymous_per_minute, None)
+
+    def meter_ui(self, caller: Caller) -> None:
+        """Count one web-UI run on the same counters as the API (a tier's key and its UI share them)."""
+        tier = TIERS[caller.tier] if caller.tier else None
+        if tier is not None and tier.api:
+            verdict = self.limiter.hit(caller.identity, tier.per_minute, tier.per_month)
+            if not verdict.allowed:
+                raise Refusal("rate_limited", f"Your {tier.name} plan allows {tier.per_minute} requests a minute (API and web app together); "
+                              f"try again in {verdict.retry_after} s.", retry_after=verdict.retry_after)  # fmt: skip
+            return
+        for item in self._allowance:  # anonymous local use, or the free tier: the configured allowance
+            if not self.limiter.storage.incr(item.key_for("ui", caller.identity), item.get_expiry()) <= item.amount:
+                wait = max(1, math.ceil(self.limiter.storage.get_expiry(item.key_for("ui", caller.identity)) - time.time()))
+                who = "this account" if caller.user_id else "this address"
+                raise Refusal("rate_limited", f"The web app allows {item.amount} model runs per {_window(item)} for {who}; "
+                              f"try again in {wait} s.", retry_after=wait)  # fmt: skip
+
+    # --- money and jobs ---------------------------------------------------------------------
+    def create_job(self, caller: Caller, price: Price, **fields: Any) -> str:
+        """Charge and record a job in one transaction: either both happen or neither."""
+        with self.db.session() as session:
+            if not accounts.charge(session, caller.user_id, credits=price.credits, coins=price.coins):
+                user = session.get(User, caller.user_id)
+                raise Refusal("insufficient", _short(price, user))
+            job = Job(user_id=caller.user_id, credits=price.credits, coins=price.coins, **fields)
+            session.add(job)
+            session.flush()
+            return job.id
+
+    @contextmanager
+    def ui_run(self, caller: Caller, price: Price, operations: list[dict[str, Any]], model_name: str | None = None,
+               model_work: bool = True) -> Iterator[None]:  # fmt: skip
+        """A web-UI run: metered, charged when the caller has an account, recorded as a job whose
+        terminal state is always written (a crash leaves a lease that runs out: refund). Anonymous
+        local use meters model work only; a signed-in account's every run counts, as its API calls do."""
+        if model_work or caller.user_id:
+            self.meter_ui(caller)
+        if caller.user_id is None:
+            yield
+            return
+        job_id = self.create_job(caller, price, api="ui", status="processing", input_key="", operations=operations, model_name=model_name,
+                                 attempts=1, **self.jobs.lease())  # fmt: skip
+        try:
+            with self.jobs.holding(job_id):
+                yield
+        except BaseException as exc:
+            self.finish_ui_run(job_id, failed=str(getattr(exc, "message", exc)) or type(exc).__name__)
+            raise
+        self.finish_ui_run(job_id)
+
+    def finish_ui_run(self, job_id: str, failed: str | None = None) -> None:
+        if failed is None:
+            self.jobs.complete_held(job_id)
+        else:
+            self.jobs.fail(job_id, failed, "ui_failed")  # and refunded
+
+    # --- accounts ---------------------------------------------------------------------------
+    def account(self, caller: Caller) -> AccountView:
+        with self.db.session() as session:
+            user = self._user(session, caller)
+            tier = TIERS[user.tier]
+            used = self.limiter.usage(f"user:{user.id}", max(tier.per_minute, 1), tier.per_month)
+            limits = {"per_minute": tier.per_minute, "per_month": tier.per_month, "max_keys": tier.max_keys}
+            return AccountView(id=user.id, email=user.email, tier=user.tier, credits=user.credits, coins=user.coins, limits=limits, used=used)
+
+    def keys(self, caller: Caller) -> list[KeyView]:
+        with self.db.session() as session:
+            user = self._user(session, caller)
+            return [key_view(k) for k in session.scalars(select(ApiKey).where(ApiKey.user_id == user.id).order_by(ApiKey.created_at))]
+
+    def create_key(self, caller: Caller, name: str = "") -> tuple[KeyView, str]:
+        """(the stored record, the key itself — shown this once)."""
+        with self.db.session() as session:
+            try:
+                record, key = accounts.create_key(session, self._user(session, caller), name)
+            except AccountError as exc:
+                raise Refusal("forbidden" if exc.status == 403 else "conflict", exc.message) from None
+            return key_view(record), key
+
+    def revoke_key(self, caller: Caller, key_id: str) -> None:
+        with self.db.session() as session:
+            if not accounts.revoke_key(session, self._user(session, caller).id, key_id):
+                raise Refusal("not_found", "no such active key for this account")
+
+    def _user(self, session: Any, caller: Caller) -> User:
+        user = session.get(User, caller.user_id) if caller.user_id else None
+        if user is None:
+            raise Refusal("unauthorized", "no account is signed in")
+        return user
+
+
+def key_view(key: ApiKey) -> KeyView:
+    return KeyView(id=key.id, prefix=key.prefix, name=key.name, created_at=iso(key.created_at), last_used_at=iso(key.last_used_at),
+                   revoked_at=iso(key.revoked_at))  # fmt: skip
+
+
+def _caller(user: User, address: str) -> Caller:
+    return Caller(address=address, user_id=user.id, email=user.email, tier=user.tier)
+
+
+def _short(price: Price, user: User | None) -> str:
+    have = "unknown" if user is None else f"{user.credits} credits" if price.credits else f"{user.coins} coins"
+    return f"This costs {price}; your balance is {have}. Add credits, or choose a free operation."
+
+
+def _attempt_identities(address: str | None, account: str | None) -> list[str]:
+    return ([f"ip:{address}"] if address else []) + ([f"account:{account.lower()}"] if account else [])
+
+
+def _window(item: RateLimitItem) -> str:
+    return f"{item.multiples} {item.GRANULARITY.name}s" if item.multiples > 1 else item.GRANULARITY.name
+

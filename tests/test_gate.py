@@ -1,0 +1,161 @@
+"""The Gradio door goes through the same account gate as REST (audit findings 1, 2 and 9).
+
+Login on: the signed-in account pays, its tier's limits apply on the same counters as its keys.
+Login off: nothing callable mints keys or installs models, and model work has a per-address allowance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from PIL import Image
+from sqlalchemy import func, select
+
+from server.accounts import set_password
+from server.db import ApiKey, Database, Job, User
+from tests import gradio_raw
+from tests.conftest import EXAMPLES
+from tests.server_harness import LiveServer, start
+
+gradio_client = pytest.importorskip("gradio_client")
+from gradio_client import Client, handle_file  # noqa: E402
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory: pytest.TempPathFactory) -> str:
+    path = tmp_path_factory.mktemp("img") / "small.png"
+    Image.open(EXAMPLES / "cat.jpg").crop((150, 80, 182, 104)).save(path)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def public(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    server = start(tmp_path_factory.mktemp("public"), with_ui=True, ui_login="on", operators="ops@example.com")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    server = start(tmp_path_factory.mktemp("local"), with_ui=True, ui_login="off", ui_allowance="3/minute")
+    yield server
+    server.stop()
+
+
+def user_with_password(live: LiveServer, **account: object) -> tuple[str, str, str]:
+    """(user id, email, API key) of a new account that can sign in to the UI."""
+    user_id, key = live.account(**account)  # type: ignore[arg-type]
+    db = Database(f"sqlite:///{live.data_dir / 'studio.db'}")
+    with db.session() as session:
+        user = session.get(User, user_id)
+        set_password(user, PASSWORD)
+        email = user.email
+    return user_id, email, key
+
+
+def balance(live: LiveServer, user_id: str) -> dict:
+    return next(u for u in live.admin("GET", "/users").json() if u["id"] == user_id)
+
+
+def test_login_on_charges_the_signed_in_account(public: LiveServer, small: str) -> None:
+    user_id, email, _ = user_with_password(public, credits=5, coins=25)
+    client = Client(f"{public.url}/", auth=(email, PASSWORD), verbose=False)
+    _, download, report = client.predict(handle_file(small), 2, "png", api_name="/enhance")
+    assert Image.open(download).size == (64, 48) and "realesrgan-x4plus" in report
+    assert balance(public, user_id)["credits"] == 4  # enhance 2x: exactly 1 credit
+    _, download, _ = client.predict(handle_file(small), 60, api_name="/compress-optimize")
+    assert balance(public, user_id)["credits"] == 4  # free stays free
+    client.predict(handle_file(small), "general_2x", "auto", api_name="/model")
+    assert balance(public, user_id)["coins"] == 5 and balance(public, user_id)["credits"] == 4  # model names cost coins
+    with pytest.raises(Exception, match="costs 20 coins; your balance is 5 coins"):
+        client.predict(handle_file(small), "general_2x", "auto", api_name="/model")
+    db = Database(f"sqlite:///{public.data_dir / 'studio.db'}")
+    with db.session() as session:
+        statuses = session.scalars(select(Job.status).where(Job.user_id == user_id, Job.api == "ui")).all()
+    assert sorted(statuses) == ["completed", "completed", "completed"]  # every UI run recorded, none left open
+
+
+def test_login_on_refuses_a_user_without_credits(public: LiveServer, small: str) -> None:
+    user_id, email, _ = user_with_password(public, tier="free", credits=0)
+    client = Client(f"{public.url}/", auth=(email, PASSWORD), verbose=False)
+    with pytest.raises(Exception, match="This costs 4 credits; your balance is 0 credits"):
+        client.predict(handle_file(small), 8, "png", api_name="/enhance")
+    _, download, _ = client.predict(handle_file(small), 60, api_name="/compress-optimize")
+    assert Image.open(download).format == "JPEG" and balance(public, user_id)["credits"] == 0
+
+
+def test_a_failed_ui_run_is_refunded(public: LiveServer, small: str) -> None:
+    user_id, email, _ = user_with_password(public, credits=3)
+    client = Client(f"{public.url}/", auth=(email, PASSWORD), verbose=False)
+    steps = '[{"type": "enhance", "params": {"scale": 2}}, {"type": "crop-resize", "params": {"crop": {"pixels": [0, 0, 5000, 10]}}}]'
+    with pytest.raises(Exception, match="goes outside"):
+        client.predict(handle_file(small), steps, api_name="/chain")
+    assert balance(public, user_id)["credits"] == 3
+
+
+def test_the_tier_minute_limit_spans_rest_and_gradio(public: LiveServer, small: str) -> None:
+    user_id, email, key = user_with_password(public, tier="pro", credits=100)  # 50 a minute
+    for _ in range(49):
+        assert httpx.get(f"{public.url}/api/v1/account", headers={"Authorization": f"Bearer {key}"}).status_code == 200
+    client = Client(f"{public.url}/", auth=(email, PASSWORD), verbose=False)
+    client.predict(handle_file(small), 60, api_name="/compress-optimize")  # the 50th request this minute
+    with pytest.raises(Exception, match="allows 50 requests a minute"):
+        client.predict(handle_file(small), 2, "png", api_name="/enhance")
+    refused = httpx.get(f"{public.url}/api/v1/account", headers={"Authorization": f"Bearer {key}"})
+    assert refused.status_code == 429 and refused.headers["X-RateLimit-Remaining"] == "0"
+    assert balance(public, user_id)["credits"] == 100
+
+
+def test_login_on_requires_signing_in(public: LiveServer) -> None:
+    assert httpx.get(f"{public.url}/config").status_code == 401
+    assert gradio_raw.call(public.url, 0, [None])["msg"] == "refused"
+
+
+def test_model_installation_is_for_operators(public: LiveServer) -> None:
+    _, email, _ = user_with_password(public, credits=1)
+    cookies = login(public, email)
+    install = [d for d in gradio_raw.dependencies(public.url, cookies) if d.get("api_name") == "install"]
+    assert len(install) == 1
+    reply = gradio_raw.call(public.url, install[0]["id"], ["RealESRGAN_x2plus"], cookies)
+    assert reply["success"] is False and "for operators" in reply["output"]["error"]
+
+
+def login(live: LiveServer, email: str, password: str = PASSWORD) -> httpx.Cookies:
+    response = httpx.post(f"{live.url}/login", data={"username": email, "password": password})
+    assert response.status_code == 200, response.text
+    return response.cookies
+
+
+def test_wrong_ui_passwords_are_throttled(public: LiveServer) -> None:
+    statuses = [httpx.post(f"{public.url}/login", data={"username": "x@example.com", "password": "wrong-guess"}).status_code for _ in range(12)]
+    assert statuses[:10] == [400] * 10 and statuses[10:] == [429, 429]
+
+
+def test_login_off_no_function_mints_keys_or_installs_models(local: LiveServer, tmp_path: Path) -> None:
+    """Every function of the app, called by fn_index with empty inputs, as an anonymous client."""
+    checkpoints_before = sorted(p.name for p in (Path(__file__).resolve().parent.parent / "checkpoints").iterdir())
+    deps = gradio_raw.dependencies(local.url)
+    assert deps, "the app has functions"
+    for dep in deps:
+        gradio_raw.call(local.url, dep["id"], [None] * len(dep["inputs"]), timeout=60)
+    db = Database(f"sqlite:///{local.data_dir / 'studio.db'}")
+    with db.session() as session:
+        assert session.scalar(select(func.count()).select_from(ApiKey)) == 0
+        assert session.scalar(select(func.count()).select_from(User)) == 0
+    assert sorted(p.name for p in (Path(__file__).resolve().parent.parent / "checkpoints").iterdir()) == checkpoints_before
+    assert not any(d.get("api_name") in ("install", "new_key", "revoke") for d in deps)
+
+
+def test_login_off_model_work_has_a_per_address_allowance(local: LiveServer, small: str) -> None:
+    client = Client(f"{local.url}/", verbose=False)
+    for _ in range(3):
+        client.predict(handle_file(small), "auto", api_name="/enhance-anime")
+    with pytest.raises(Exception, match="allows 3 model runs per minute for this address"):
+        client.predict(handle_file(small), "auto", api_name="/enhance-anime")
+    _, download, _ = client.predict(handle_file(small), 60, api_name="/compress-optimize")  # free work is not limited
+    assert Image.open(download).format == "JPEG"

@@ -1,0 +1,71 @@
+"""The web UI's door to the service layer: every run and every account action asks it first.
+
+A Gradio handler can be called by anyone who can reach the queue (by ``fn_index`` too), so the
+check sits in the handler, not in the page: login on, the signed-in account pays the price and
+its tier's limits apply on the same counters as its API keys; login off, model work is limited
+per client address.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from typing import TYPE_CHECKING
+
+import gradio as gr
+
+from ops.chain import PlannedStep
+from ops.operation import Preset
+
+if TYPE_CHECKING:
+    from server.service import Caller, Service
+
+Admission = Callable[[Sequence[PlannedStep]], AbstractContextManager[None]]
+
+
+def address(request: gr.Request | None) -> str:
+    client = getattr(request, "client", None)
+    return getattr(client, "host", None) or "unknown"
+
+
+class Access:
+    def __init__(self, service: Service) -> None:
+        self.service = service
+
+    @property
+    def login(self) -> bool:
+        return self.service.ui_login
+
+    def caller(self, request: gr.Request | None) -> Caller:
+        with refusals_as_errors():
+            return self.service.ui_caller(getattr(request, "username", None), address(request))
+
+    def admission(self, request: gr.Request | None, model: Preset | None = None, model_work: bool | None = None) -> Admission:
+        """What a run must pass once its steps are planned: limits, then the price (taken, and
+        given back if the run fails)."""
+
+        @contextmanager
+        def admit(steps: Sequence[PlannedStep]) -> Iterator[None]:
+            from server.service import Price
+
+            price = Price.of_model(model) if model else Price.of_steps(steps)
+            operations = [{"type": s.operation.name, "params": s.params.model_dump(mode="json", exclude_none=True), "engine": s.engine.name} for s in steps]
+            heavy = model_work if model_work is not None else any(s.engine.uses_device for s in steps) or not price.free
+            with refusals_as_errors(), self.service.ui_run(self.caller(request), price, operations, model.name if model else None, heavy):
+                yield
+
+        return admit
+
+    def selection(self, request: gr.Request | None) -> AbstractContextManager[None]:
+        """Click-to-select runs a segmentation network: free, but model work all the same."""
+        return self.admission(request, model_work=True)([])
+
+
+@contextmanager
+def refusals_as_errors() -> Iterator[None]:
+    from server.service import Refusal
+
+    try:
+        yield
+    except Refusal as refusal:
+        raise gr.Error(refusal.message) from None
