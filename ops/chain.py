@@ -30,9 +30,15 @@ class StepRequest(BaseModel):
     """One step as the REST API (spec 000) and the CLI express it."""
 
     model_config = ConfigDict(extra="forbid")
-    type: str = Field(description="Operation name.")
+    type: str = Field(description="Operation name.", json_schema_extra=lambda schema: schema.update(enum=list(_operation_names())))
     params: dict[str, Any] = Field(default_factory=dict)
     engine: str = Field("auto", description="Engine name, or auto for the best that can run here.")
+
+
+def _operation_names() -> list[str]:
+    from .registry import OPERATIONS
+
+    return list(OPERATIONS)
 
 
 @dataclass(frozen=True)

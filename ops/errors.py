@@ -70,17 +70,20 @@ class ParamValidationError(InputError):
 
 
 class EngineUnavailableError(StudioError):
-    """No engine of the operation can run here: not built yet, or weights not installed."""
+    """No engine of the operation can run here: not built yet, or weights not installed.
+
+    A 4xx on purpose: the request is understood but asks for something this installation
+    cannot do (as spec 002 answers an unsupported model with a 400), and retrying will not help
+    until an operator installs it; the server itself is fine."""
 
     code = "engine_unavailable"
-    http_status = 503
+    http_status = 422
 
 
 class EngineNotImplementedError(EngineUnavailableError):
     """The operation is declared (spec) but its engines arrive in a later release."""
 
     code = "engine_not_implemented"
-    http_status = 501
 
 
 class ProcessingError(StudioError):

@@ -8,7 +8,7 @@ from typing import Any
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Request, Security
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from sqlalchemy import select
 
 from .accounts import EMAIL_PATTERN, MAX_BALANCE, TIERS, AccountError, create_key, create_user, revoke_key
@@ -32,16 +32,24 @@ def require_admin(request: Request, token: str | None = Security(ADMIN_TOKEN)) -
         app.service.guard_attempts(address)
     except Refusal as refusal:
         raise v1_refusal(refusal) from None
-    if not token or not hmac.compare_digest(token.encode(), expected.encode()):
-        app.service.failed_attempt(address)
+    if not token:
+        raise ApiError(403, "forbidden", "a valid X-Admin-Token is required")
+    if not hmac.compare_digest(token.encode(), expected.encode()):
+        app.service.failed_attempt(address)  # a wrong guess counts; a missing header guesses nothing
         raise ApiError(403, "forbidden", "a valid X-Admin-Token is required")
 
 
 router = APIRouter(
     prefix="/api/admin", tags=["admin"], dependencies=[Depends(require_admin)],
-    responses=error_responses(V1Error, (403, 404, 405, 409, 413, 422, 429, 500), rate_headers=False) | ok_response(rate_headers=False),
+    responses=error_responses(V1Error, (400, 403, 404, 405, 409, 413, 422, 429, 500), rate_headers=False) | ok_response(rate_headers=False),
 )  # fmt: skip
-Balance = Annotated[int, Field(strict=True, ge=0, le=MAX_BALANCE)]
+def _not_bool(value: object) -> object:
+    if isinstance(value, bool):
+        raise ValueError("a number is required, not true/false")
+    return value
+
+
+Balance = Annotated[int, Field(ge=0, le=MAX_BALANCE), BeforeValidator(_not_bool)]
 Tier = Literal[tuple(TIERS)]  # type: ignore[valid-type]
 
 

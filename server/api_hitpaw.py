@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ops import chain
 from ops.errors import EngineUnavailableError, StudioError
+from ops.presets import ALIASES
 from ops.registry import MODELS, get_model
 
 from . import safefetch
@@ -38,9 +39,9 @@ RESOLVE_TIMEOUT = 5  # seconds for the first hop's name lookup on the request pa
 
 class EnhanceRequest(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
-    model_name: str = Field(max_length=64, examples=["general_4x"])
+    model_name: str = Field(max_length=64, examples=["general_4x"], json_schema_extra={"enum": [*MODELS, *ALIASES]})
     img_url: str = Field(max_length=4096, examples=["https://example.com/image.jpg"])
-    extension: str = Field(max_length=16, examples=[".jpg"])
+    extension: str = Field(max_length=16, examples=[".jpg"], json_schema_extra={"enum": [*EXTENSIONS, *(e[1:] for e in EXTENSIONS)]})
     exif: bool = False
     dpi: int | None = Field(None, alias="DPI", ge=1, le=10_000)
 

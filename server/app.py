@@ -88,7 +88,8 @@ def _error_handlers(app: FastAPI) -> None:
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
         if is_hitpaw(request.url.path):
-            return respond(hitpaw_body(100400002, str(exc.detail)), getattr(exc, "headers", None))
+            _, body = hitpaw_body(100400002, str(exc.detail))
+            return respond((exc.status_code if exc.status_code in HTTP_CODES else 400, body), getattr(exc, "headers", None))
         code = HTTP_CODES.get(exc.status_code, "http_error")
         detail = HTTP_DETAILS.get(exc.status_code, str(exc.detail))
         return respond(v1_body(exc.status_code, code, detail), getattr(exc, "headers", None))

@@ -22,10 +22,11 @@ def is_hitpaw(path: str) -> bool:
 
 
 def presented_key(request: Request) -> str | None:
+    """Each family's own header, as its spec says: Apikey for spec 002, Authorization: Bearer otherwise."""
+    if is_hitpaw(request.url.path):
+        return request.headers.get("apikey") or None
     auth = request.headers.get("authorization", "")
-    if auth.lower().startswith("bearer "):
-        return auth[7:].strip()
-    return request.headers.get("apikey") or None
+    return auth[7:].strip() or None if auth.lower().startswith("bearer ") else None
 
 
 def client_address(request: Request) -> str:
@@ -47,7 +48,7 @@ class ApiGate(BaseHTTPMiddleware):
             headers["Retry-After"] = str(verdict.retry_after)
             body = hitpaw_body(100429000) if hitpaw else v1_body(429, "rate_limited", f"rate limit exceeded; retry in {verdict.retry_after} s")
             return respond(body, headers)
-        signed = path.startswith("/api/v1/files/") and "signature" in request.query_params
+        signed = path.startswith("/api/v1/files/") and bool(request.query_params.get("signature"))
         if caller is None and not signed:
             if hitpaw:
                 return respond(hitpaw_body(110400000), headers)

@@ -156,7 +156,7 @@ class JobService:
         while (job_id := self.queue.get()) is not None:
             try:
                 self._run(job_id)
-            except Exception:  # never let a worker die; the job itself was already finished
+            except BaseException:  # never let a worker die; a job left unfinished loses its lease and is reaped
                 log.exception("job %s crashed its worker", job_id)
 
     def _claim(self, job_id: str) -> Job | None:

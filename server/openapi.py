@@ -49,12 +49,12 @@ _RATE_HEADERS = {
 _WHY = {
     400: "Bad request", 401: "Missing, invalid or revoked API key", 402: "Not enough credits or coins", 403: "Forbidden",
     404: "Not found", 405: "Method not allowed", 409: "Conflict", 413: "Request body or file too large",
-    415: "Not a supported image", 422: "Invalid request: every problem with its location", 429: "Rate limited (see Retry-After)",
-    500: "Internal error", 501: "Operation not available in this release", 503: "Busy or engine unavailable (see Retry-After)",
+    415: "Not a supported image", 422: "Invalid request (every problem with its location), or an operation this installation cannot run", 429: "Rate limited (see Retry-After)",
+    500: "Internal error", 503: "Busy with other large images (see Retry-After)",
 }  # fmt: skip
 
-V1_STATUSES = (401, 403, 404, 405, 413, 415, 422, 429, 500, 503)
-HITPAW_STATUSES = (400, 402, 403, 405, 413, 429, 500)
+V1_STATUSES = (400, 401, 403, 404, 405, 413, 415, 422, 429, 500, 503)
+HITPAW_STATUSES = (400, 402, 403, 404, 405, 413, 429, 500)
 
 
 def error_responses(model: type[BaseModel], statuses: tuple[int, ...], rate_headers: bool = True) -> dict[int | str, dict[str, Any]]:
