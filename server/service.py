@@ -27,7 +27,7 @@ from .config import ServerSettings
 from .db import ApiKey, Database, Job, User, now
 from .jobs import JobService
 from .ratelimit import RateLimiter, Verdict
-from .schemas import iso
+from .schemas import AccountResponse, iso
 
 RefusalKind = Literal["unauthorized", "no_api", "rate_limited", "insufficient", "forbidden", "invalid", "conflict", "not_found"]
 
@@ -77,14 +77,8 @@ class Price:
         return " and ".join(parts) or "free"
 
 
-class AccountView(BaseModel):
-    id: str
-    email: str
-    tier: str
-    credits: int
-    coins: int
-    limits: dict[str, Any]
-    used: dict[str, int | None] = {}
+class AccountView(AccountResponse):
+    used: dict[str, int | None] = {}  # requests counted in the current minute and month
 
 
 class KeyView(BaseModel):

@@ -23,6 +23,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
 @dataclass
 class LiveServer:
     url: str
@@ -44,6 +48,16 @@ class LiveServer:
         key = self.admin("POST", f"/users/{user_id}/keys", json={"name": "test"})
         assert key.status_code == 201, key.text
         return user_id, key.json()["key"]
+
+    def poll(self, key: str, job_id: str, timeout: float = 120) -> dict:
+        """A v1 job once it is completed or failed (polling well inside the Pro tier's 50 a minute)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            job = httpx.get(f"{self.url}/api/v1/jobs/api/{job_id}", headers=bearer(key)).json()
+            if job["status"] in ("completed", "failed"):
+                return job
+            time.sleep(0.5)
+        raise AssertionError(f"job {job_id} did not finish: {job}")
 
     def stop(self) -> None:
         self.server.should_exit = True

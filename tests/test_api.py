@@ -18,7 +18,7 @@ from sqlalchemy import create_engine, text
 from tests.conftest import EXAMPLES
 from tests.corpus import BAD
 from server.storage import NotFound, Storage
-from tests.server_harness import LiveServer, start
+from tests.server_harness import LiveServer, bearer, start
 
 
 def live_storage(live: LiveServer) -> Storage:
@@ -66,20 +66,8 @@ def live(tmp_path_factory: pytest.TempPathFactory, image_host: str) -> Iterator[
     server.stop()
 
 
-def bearer(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
 
 
-def poll(live: LiveServer, key: str, job_id: str, timeout: float = 120) -> dict:
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = httpx.get(f"{live.url}/api/v1/jobs/api/{job_id}", headers=bearer(key)).json()
-        if job["status"] in ("completed", "failed"):
-            return job
-        time.sleep(0.5)  # well inside the Pro tier's 50 requests a minute
-    raise AssertionError(f"job {job_id} did not finish")
 
 
 def test_spec_000_complete_example(live: LiveServer, images: Path) -> None:
@@ -96,7 +84,7 @@ def test_spec_000_complete_example(live: LiveServer, images: Path) -> None:
     )  # fmt: skip
     assert created.status_code == 201, created.text
     assert created.json()["status"] in ("queued", "processing")
-    job = poll(live, key, created.json()["id"])
+    job = live.poll(key, created.json()["id"])
     assert job["status"] == "completed", job
     assert job["output_url"].startswith("outputs/") and job["error_message"] is None and job["input_url"] == body["storage_key"]
     assert job["engines"] == ["realesrgan-x4plus"] and job["created_at"].endswith("Z")
@@ -279,7 +267,7 @@ def test_credits_checked_before_start_and_refunded_on_failure(live: LiveServer, 
     steps = [{"type": "enhance", "params": {"scale": 2}}, {"type": "crop-resize", "params": {"crop": {"pixels": [0, 0, 5000, 10]}}}]
     failing = httpx.post(f"{live.url}/api/v1/jobs/api", headers=bearer(key), json={"input_key": storage_key, "operations": steps})
     assert failing.status_code == 201 and failing.json()["credits"] == 1
-    job = poll(live, key, failing.json()["id"])
+    job = live.poll(key, failing.json()["id"])
     assert job["status"] == "failed" and "goes outside" in job["error_message"]
     assert next(u for u in live.admin("GET", "/users").json() if u["id"] == user_id)["credits"] == 1  # refunded
     free = httpx.post(f"{live.url}/api/v1/jobs/api", headers=bearer(key), json={"input_key": storage_key, "operations": [{"type": "convert", "params": {"output_format": "webp"}}]})

@@ -26,11 +26,9 @@ from server.config import ServerSettings
 from server.db import Database, Job, User, now
 from server.state import load_secret
 from tests.conftest import EXAMPLES, ROOT
-from tests.server_harness import LiveServer, start
+from tests.server_harness import LiveServer, bearer, start
 
 
-def bearer(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
 
 
 @pytest.fixture(scope="module")
@@ -48,14 +46,6 @@ def upload(live: LiveServer, key: str, image: Image.Image, name: str = "photo.pn
     return response.json()["storage_key"]
 
 
-def poll(live: LiveServer, key: str, job_id: str, timeout: float = 120) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = httpx.get(f"{live.url}/api/v1/jobs/api/{job_id}", headers=bearer(key)).json()
-        if job["status"] in ("completed", "failed"):
-            return job
-        time.sleep(0.3)
-    raise AssertionError(f"job {job_id} did not finish: {job}")
 
 
 def credits_of(live: LiveServer, user_id: str) -> int:
@@ -75,7 +65,7 @@ def test_remove_object_job_completes_with_plain_json_details(live: LiveServer) -
     for step in ({"type": "remove-object", "params": {"mask_data_url": mask_url}}, {"type": "remove-text", "params": {"auto_detect": True}}):
         created = httpx.post(f"{live.url}/api/v1/jobs/api", headers=bearer(key), json={"input_key": storage_key, "operations": [step]})
         assert created.status_code == 201, created.text
-        job = poll(live, key, created.json()["id"])
+        job = live.poll(key, created.json()["id"])
         assert job["status"] == "completed", job
     assert isinstance(job["steps"][0]["details"]["text_boxes"], list)
 
@@ -105,7 +95,7 @@ def test_a_job_whose_worker_died_is_retried_or_failed_and_refunded(live: LiveSer
         session.flush()
         ids = retried.id, exhausted.id
     started = time.monotonic()
-    first, second = poll(live, key, ids[0]), poll(live, key, ids[1])
+    first, second = live.poll(key, ids[0]), live.poll(key, ids[1])
     assert time.monotonic() - started < 120
     assert first["status"] == "completed", first
     assert second["status"] == "failed" and "worker stopped" in second["error_message"]
@@ -259,7 +249,7 @@ def test_signed_links_survive_a_restart(tmp_path: Path) -> None:
         storage_key = upload(server, key, Image.open(EXAMPLES / "cat.jpg").crop((0, 0, 16, 16)))
         job = httpx.post(f"{server.url}/api/v1/jobs/api", headers=bearer(key),
                          json={"input_key": storage_key, "operations": [{"type": "convert", "params": {"output_format": "png"}}]}).json()  # fmt: skip
-        link = poll(server, key, job["id"])["download_url"]
+        link = server.poll(key, job["id"])["download_url"]
     finally:
         server.stop()
     again = start(tmp_path)
