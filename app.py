@@ -6,13 +6,12 @@
 
 from __future__ import annotations
 
-import os
 import threading
 
 import uvicorn
 
 from server.app import create_app
-from server.config import get_server_settings
+from ops.settings import get_settings
 
 
 def fetch_registry_weights_in_background() -> None:
@@ -32,11 +31,10 @@ def fetch_registry_weights_in_background() -> None:
 
 
 def main() -> None:
-    settings = get_server_settings()
+    settings = get_settings()
     if settings.on_space:
         fetch_registry_weights_in_background()
-    host = settings.host
-    port = int(os.environ.get("STUDIO_PORT", os.environ.get("GRADIO_SERVER_PORT", "7860")))
+    host, port = settings.bind_host, settings.port
     print(f"Image Enhancement Studio on http://{host}:{port}  (API docs: /docs)", flush=True)
     uvicorn.run(create_app(), host=host, port=port, log_level="info")
 

@@ -16,7 +16,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .engines import Engine, RunContext, choose
-from .engines.base import DEVICE_SLOT, ProgressFn, Resolver
+from .engines.base import ProgressFn, Resolver
+from .runtime.manager import DEVICE_SLOT
 from .errors import ParamValidationError, ProcessingError, StudioError, UnknownOperationError, Violation
 from .imageio import Picture
 from .operation import Operation

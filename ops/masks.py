@@ -13,6 +13,15 @@ from PIL import Image, UnidentifiedImageError
 from .errors import ParamValidationError, Violation
 
 
+def to_data_url(mask: np.ndarray) -> str:
+    """A mask (bool, or 8-bit with 255 = marked) as the PNG data URL ``mask_data_url`` carries
+    (PNG, never a lossy format: every marked pixel arrives)."""
+    eight = mask.astype(np.uint8) * 255 if mask.dtype == bool else mask.astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(eight, "L").save(buffer, "PNG", optimize=True)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
 def decode_data_url(url: str, size: tuple[int, int], field: str = "mask_data_url") -> np.ndarray:
     """A bool mask at ``size`` (width, height): white/opaque paint marks the region. Any image
     size is accepted and scaled (nearest neighbour, so the painted shape stays crisp)."""

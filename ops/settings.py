@@ -1,36 +1,119 @@
-"""Runtime limits and folders, configurable through ``STUDIO_*`` environment variables."""
+"""Every setting of the studio, from ``STUDIO_*`` environment variables: one object for the
+image core, the model runtime, the REST service and the web app. Nothing else reads the
+environment; the README's settings table is generated from this class (a test keeps it true).
+"""
 
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from limits import parse_many
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="STUDIO_")
 
-    max_pixels: int = Field(
-        100_000_000, ge=1, description="Refuse images with more pixels than this (decompression-bomb guard)."
-    )
-    max_bytes: int = Field(64 * 1024 * 1024, ge=1, description="Refuse image files larger than this.")
+    # --- images ---------------------------------------------------------------------------
+    max_pixels: int = Field(100_000_000, ge=1, description="Refuse images with more pixels than this (decompression-bomb guard).")
+    max_bytes: int = Field(64 * 1024 * 1024, ge=1, description="Refuse image files (and uploads) larger than this.")
     max_side: int = Field(65_500, ge=1, description="Refuse images or results with a side longer than this.")
-    max_metadata_bytes: int = Field(
-        1024 * 1024, ge=0, description="EXIF blocks larger than this are dropped with a warning."
-    )
+    max_metadata_bytes: int = Field(1024 * 1024, ge=0, description="EXIF blocks larger than this are dropped with a warning.")
     default_quality: int = Field(92, ge=1, le=100, description="JPEG/WebP quality when none is asked for.")
-    max_loaded_models: int = Field(2, ge=1, description="Networks kept in memory at once (least recently used goes).")
-    max_job_seconds: float = Field(
-        900, gt=0, description="Refuse model work estimated to take longer than this on the current device."
-    )
     memory_budget_bytes: int | None = Field(
         None, ge=1 << 20, description="Bytes of pixels decoded or processed at once (default: a quarter of RAM, 1-8 GiB)."
     )
     memory_wait_seconds: float = Field(30, ge=0, description="How long work waits for the memory budget before it is refused as busy.")
+
+    # --- models ---------------------------------------------------------------------------
+    checkpoints: Path | None = Field(None, description="A folder searched for weights before the repository's checkpoints/ (and where fetch installs).")
+    device: Literal["auto", "cpu"] = Field("auto", description="auto: CUDA when present, else the CPU; cpu: never use a GPU.")
+    fp16: bool = Field(True, description="fp16 on CUDA for networks that support it.")
+    max_loaded_models: int = Field(2, ge=1, description="Networks kept loaded at once (least recently used is unloaded).")
+    max_network_bytes: int | None = Field(
+        None, ge=1 << 20, description="Memory the loaded networks may take together, RAM or VRAM (default: a quarter of it)."
+    )
+    max_job_seconds: float = Field(900, gt=0, description="Refuse model work estimated to take longer than this on the current device.")
     tile: int = Field(384, ge=0, description="Largest input tile side for model inference (0: whole image).")
+    debug: bool = Field(False, description="Print tracebacks in the command line tool.")
+
+    # --- service --------------------------------------------------------------------------
+    host: str | None = Field(None, description="Address to listen on (default 127.0.0.1; 0.0.0.0 on a Hugging Face Space).")
+    port: int = Field(7860, ge=1, le=65535, validation_alias=AliasChoices("STUDIO_PORT", "GRADIO_SERVER_PORT"), description="Port to listen on.")
+    space_id: str | None = Field(None, validation_alias="SPACE_ID", description="Set by Hugging Face Spaces (SPACE_ID): public defaults.")
+    data_dir: Path = Field(Path("data"), description="Uploads, outputs, the SQLite database and the signing secret live here.")
+    database_url: str | None = Field(None, description="SQLAlchemy URL; default sqlite in data_dir (postgresql+psycopg://... works).")
+    admin_token: str | None = Field(None, description="Enables /api/admin when set; sent as X-Admin-Token.")
+    secret: str | None = Field(
+        None, description="Signs download links. Unset: generated once into data_dir/secret.key (0600), so links survive restarts."
+    )
+    workers: int = Field(2, ge=1, description="Job worker threads (model work still runs one job at a time).")
+    job_lease_seconds: float = Field(
+        30, ge=1, description="A running job's lease; its worker renews it, and a job whose lease runs out is retried or failed."
+    )
+    retention_hours: float = Field(72, gt=0, description="Uploads and outputs older than this are deleted.")
+    public_url: str | None = Field(None, description="Base URL used in res_url/download links (default: the request's).")
+    fetch_timeout: float = Field(20, gt=0, description="Seconds allowed to fetch an img_url.")
+    fetch_workers: int = Field(8, ge=1, description="img_url downloads running at once, for all users together.")
+    fetch_per_user: int = Field(2, ge=1, description="img_url downloads running at once for one user (the rest wait their turn).")
+    max_body_bytes: int = Field(16 * 1024 * 1024, ge=1024, description="Largest request body except file uploads (those: STUDIO_MAX_BYTES).")
+    anonymous_per_minute: int = Field(30, ge=1, description="Rate limit per client address for API requests without a valid key.")
+    failed_logins: str = Field("10/minute;50/hour", description="Wrong admin tokens or UI passwords allowed per address and account (limits notation).")
+    ui_allowance: str = Field(
+        "20/minute;500/day", description="Web-app model runs per client address when login is off, and per free-tier account when it is on."
+    )
+    ssrf_allow: str = Field("", description="Comma-separated host:port pairs exempt from the SSRF guard (tests only).")
+    ui_login: Literal["auto", "on", "off"] = Field("auto", description="Web UI login: auto = on when the app is public (a Space, or not on loopback).")
+    operators: str = Field("", description="Comma-separated emails allowed to install models from the web UI (login on).")
+
+    @field_validator("failed_logins", "ui_allowance")
+    @classmethod
+    def _limits_notation(cls, value: str) -> str:
+        parse_many(value)  # "10/minute;50/hour": refused at start-up when malformed
+        return value
+
+    @property
+    def on_space(self) -> bool:
+        return bool(self.space_id)
+
+    @property
+    def bind_host(self) -> str:
+        return self.host or ("0.0.0.0" if self.on_space else "127.0.0.1")
+
+    @property
+    def public(self) -> bool:
+        """Reachable by others: a Space, or bound beyond loopback."""
+        return self.on_space or self.bind_host not in LOOPBACK
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'studio.db'}"
+
+    @property
+    def ssrf_allowed(self) -> set[str]:
+        return {item.strip() for item in self.ssrf_allow.split(",") if item.strip()}
+
+    @property
+    def operator_emails(self) -> set[str]:
+        return {email.strip().lower() for email in self.operators.split(",") if email.strip()}
 
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()
+
+
+def markdown_table() -> str:
+    """The README's settings table."""
+    rows = ["| variable | default | what |", "|---|---|---|"]
+    for name, field in Settings.model_fields.items():
+        alias = field.validation_alias
+        variable = alias.choices[0] if isinstance(alias, AliasChoices) else alias or f"STUDIO_{name.upper()}"
+        default = "" if field.default is None else str(field.default)
+        rows.append(f"| `{variable}` | {f'`{default}`' if default else '—'} | {field.description} |")
+    return "\n".join(rows)

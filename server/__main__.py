@@ -9,7 +9,7 @@ import sys
 from sqlalchemy import select
 
 from .accounts import TIERS, AccountError, check_balance, create_key, create_user, revoke_key, set_password
-from .config import get_server_settings
+from ops.settings import get_settings
 from .db import ApiKey, Database, User
 
 
@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     revoke.add_argument("email")
     revoke.add_argument("key_id")
     args = parser.parse_args(argv)
-    settings = get_server_settings()
+    settings = get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.db_url)
     try:

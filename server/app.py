@@ -11,11 +11,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from ops.settings import get_settings
-
 from . import admin, api_hitpaw, api_v1, unknown
 from .bodylimit import BodyLimit
-from .config import ServerSettings, get_server_settings
+from ops.settings import Settings, get_settings
 from .errors import ApiError, HitpawError, hitpaw_body, respond, v1_body
 from .gate import ApiGate, LoginThrottle, is_hitpaw
 from .state import Studio
@@ -29,8 +27,8 @@ API (`/api/photo-enhancer`, `/api/task-status`, `Apikey` header, numeric error c
 response carries `X-RateLimit-*` headers."""
 
 
-def create_app(settings: ServerSettings | None = None, with_ui: bool = True) -> FastAPI:
-    settings = settings or get_server_settings()
+def create_app(settings: Settings | None = None, with_ui: bool = True) -> FastAPI:
+    settings = settings or get_settings()
     login = with_ui and ui_login_enabled(settings)
     studio = Studio.create(settings, ui_login=login)
 
@@ -62,11 +60,11 @@ def create_app(settings: ServerSettings | None = None, with_ui: bool = True) -> 
     return app
 
 
-def ui_login_enabled(settings: ServerSettings) -> bool:
+def ui_login_enabled(settings: Settings) -> bool:
     """Login is on when asked, or by default when the app is public (a Space, or listening beyond loopback)."""
     if settings.ui_login != "auto":
         return settings.ui_login == "on"
-    return settings.on_space or settings.host not in ("127.0.0.1", "localhost", "::1")
+    return settings.public
 
 
 def _error_handlers(app: FastAPI) -> None:

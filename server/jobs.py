@@ -31,7 +31,7 @@ from ops.settings import get_settings
 
 from . import safefetch
 from .accounts import refund
-from .config import ServerSettings
+from ops.settings import Settings
 from .db import Database, Job, now
 from .fairpool import FairPool
 from .storage import NotFound, Storage
@@ -43,7 +43,7 @@ EXTENSIONS = {"JPEG": "jpg", "MPO": "jpg", "PNG": "png", "WEBP": "webp", "GIF": 
 
 
 class JobService:
-    def __init__(self, db: Database, storage: Storage, settings: ServerSettings) -> None:
+    def __init__(self, db: Database, storage: Storage, settings: Settings) -> None:
         self.db, self.storage, self.settings = db, storage, settings
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
         self.lease_seconds = settings.job_lease_seconds

@@ -23,7 +23,7 @@ from ops.operation import Preset
 
 from . import accounts
 from .accounts import TIERS, AccountError
-from .config import ServerSettings
+from ops.settings import Settings
 from .db import ApiKey, Database, Job, User, now
 from .jobs import JobService
 from .ratelimit import RateLimiter, Verdict
@@ -92,7 +92,7 @@ class KeyView(BaseModel):
 
 @dataclass
 class Service:
-    settings: ServerSettings
+    settings: Settings
     db: Database
     limiter: RateLimiter
     jobs: JobService

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from fastapi import Request
 
-from .config import ServerSettings
+from ops.settings import Settings
 from .db import Database
 from .jobs import JobService
 from .ratelimit import RateLimiter
@@ -25,7 +25,7 @@ SECRET_FILE = "secret.key"
 
 @dataclass
 class Studio:
-    settings: ServerSettings
+    settings: Settings
     db: Database
     storage: Storage
     jobs: JobService
@@ -34,7 +34,7 @@ class Studio:
     _stop: threading.Event = field(default_factory=threading.Event)
 
     @classmethod
-    def create(cls, settings: ServerSettings, ui_login: bool = False) -> Studio:
+    def create(cls, settings: Settings, ui_login: bool = False) -> Studio:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(settings.data_dir, 0o700)
         db = Database(settings.db_url)
@@ -70,7 +70,7 @@ class Studio:
         return hmac.compare_digest(self.sign(key, int(expires)), signature)
 
 
-def load_secret(settings: ServerSettings) -> bytes:
+def load_secret(settings: Settings) -> bytes:
     """STUDIO_SECRET, else the data folder's secret.key, created once (0600) on first start, so
     signed links stay valid across restarts and every process sharing the folder agrees."""
     if settings.secret:

@@ -16,6 +16,31 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 
 
+@pytest.fixture(autouse=True)
+def _fresh_settings() -> Iterator[None]:
+    """Settings are read once per process; each test starts from the environment as it is."""
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def monkeypatch(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """pytest's monkeypatch, with settings re-read whenever a test changes an environment variable."""
+    setenv, delenv = monkeypatch.setenv, monkeypatch.delenv
+
+    def set_and_reload(name: str, value: str, prepend: str | None = None) -> None:
+        setenv(name, value, prepend)
+        get_settings.cache_clear()
+
+    def del_and_reload(name: str, raising: bool = True) -> None:
+        delenv(name, raising)
+        get_settings.cache_clear()
+
+    monkeypatch.setenv, monkeypatch.delenv = set_and_reload, del_and_reload  # type: ignore[method-assign]
+    return monkeypatch
+
+
 @pytest.fixture
 def limits(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
     """Set STUDIO_* variables for one test: ``limits.setenv("STUDIO_MAX_PIXELS", "100")``."""

@@ -12,7 +12,7 @@ import httpx
 import uvicorn
 
 from server.app import create_app
-from server.config import ServerSettings
+from ops.settings import Settings
 
 ADMIN = "test-admin-token"
 
@@ -66,7 +66,7 @@ class LiveServer:
 
 def start(data_dir: Path, with_ui: bool = False, **settings: object) -> LiveServer:
     port = free_port()
-    config = ServerSettings(data_dir=data_dir, admin_token=ADMIN, **settings)
+    config = Settings(data_dir=data_dir, admin_token=ADMIN, **settings)
     server = uvicorn.Server(uvicorn.Config(create_app(config, with_ui=with_ui), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -19,11 +19,11 @@ from gradio_client import handle_file  # noqa: E402
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[gradio_client.Client]:
-    from server.config import ServerSettings
+    from ops.settings import Settings
     from server.state import Studio
     from webui.app import build
 
-    studio = Studio.create(ServerSettings(data_dir=tmp_path_factory.mktemp("app"), ui_allowance="1000/minute"))
+    studio = Studio.create(Settings(data_dir=tmp_path_factory.mktemp("app"), ui_allowance="1000/minute"))
     studio.start()
     demo = build(studio.service)
     port = free_port()

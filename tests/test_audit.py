@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import io
 import os
 import socket
@@ -22,8 +21,9 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
-from server.config import ServerSettings
+from ops.settings import Settings
 from server.db import Database, Job, User, now
+from ops.masks import to_data_url
 from server.state import load_secret
 from tests.conftest import EXAMPLES, ROOT
 from tests.server_harness import LiveServer, bearer, start
@@ -58,9 +58,7 @@ def test_remove_object_job_completes_with_plain_json_details(live: LiveServer) -
     photo = Image.open(EXAMPLES / "cup.jpg").convert("RGB").crop((100, 60, 260, 180))
     mask = np.zeros((120, 160), np.uint8)
     mask[40:70, 60:100] = 255
-    buffer = io.BytesIO()
-    Image.fromarray(mask, "L").save(buffer, format="PNG")
-    mask_url = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+    mask_url = to_data_url(mask)
     storage_key = upload(live, key, photo)
     for step in ({"type": "remove-object", "params": {"mask_data_url": mask_url}}, {"type": "remove-text", "params": {"auto_detect": True}}):
         created = httpx.post(f"{live.url}/api/v1/jobs/api", headers=bearer(key), json={"input_key": storage_key, "operations": [step]})
@@ -230,7 +228,7 @@ def test_concurrent_huge_images_stay_within_the_memory_budget(tmp_path: Path, li
 
 # 8 and 11. a persistent signing secret; private files
 def test_signing_secret_persists_and_private_files_are_0600(tmp_path: Path) -> None:
-    settings = ServerSettings(data_dir=tmp_path / "data")
+    settings = Settings(data_dir=tmp_path / "data")
     from server.state import Studio
 
     studio = Studio.create(settings)
@@ -238,8 +236,8 @@ def test_signing_secret_persists_and_private_files_are_0600(tmp_path: Path) -> N
     for name in ("secret.key", "studio.db"):
         assert stat.S_IMODE((settings.data_dir / name).stat().st_mode) == 0o600, name
     assert stat.S_IMODE(settings.data_dir.stat().st_mode) == 0o700
-    assert ServerSettings(data_dir=tmp_path / "data", secret="s3cret").secret == "s3cret"
-    assert load_secret(ServerSettings(data_dir=tmp_path / "data", secret="s3cret")) == b"s3cret"
+    assert Settings(data_dir=tmp_path / "data", secret="s3cret").secret == "s3cret"
+    assert load_secret(Settings(data_dir=tmp_path / "data", secret="s3cret")) == b"s3cret"
 
 
 def test_signed_links_survive_a_restart(tmp_path: Path) -> None:

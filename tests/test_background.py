@@ -18,7 +18,8 @@ from ops.engines.faces import detect_faces
 from ops.engines.text import detect_text
 from ops.errors import EngineUnavailableError, InputError, ParamValidationError
 from ops.imageio import Picture, read_image
-from ops.masks import decode_data_url
+from ops.masks import decode_data_url, to_data_url
+from ops.runtime.manager import NETWORKS
 from ops.weights import WeightFile, manifest
 from tests.conftest import EXAMPLES
 
@@ -34,10 +35,6 @@ def portrait() -> Picture:
     return read_image(EXAMPLES / "portrait.jpg")
 
 
-def data_url(mask: np.ndarray) -> str:
-    buffer = io.BytesIO()
-    Image.fromarray(mask.astype(np.uint8) * 255).save(buffer, "PNG")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
 def test_remove_background_cuts_out_the_subject(portrait: Picture) -> None:
@@ -109,15 +106,15 @@ def test_remove_object_fills_only_the_painted_region(tmp_path: Path) -> None:
     mask = np.zeros((picture.height, picture.width), bool)
     mask[150:260, 250:330] = True
     small = np.asarray(Image.fromarray(mask).resize((64, 43), Image.Resampling.NEAREST))  # any size: scaled
-    result = run(picture, "remove-object", mask_data_url=data_url(small))
+    result = run(picture, "remove-object", mask_data_url=to_data_url(small))
     out = result.picture.pixels
     assert result.steps[0].engine == "pyramid-telea"
-    scaled = decode_data_url(data_url(small), (picture.width, picture.height))  # as the engine scales it
+    scaled = decode_data_url(to_data_url(small), (picture.width, picture.height))  # as the engine scales it
     assert np.array_equal(out[~scaled], picture.pixels[~scaled])  # nothing outside the mask changes
     inside = out[scaled].astype(float)
     assert np.abs(inside.mean(axis=0) - picture.pixels[140:150, 250:330].reshape(-1, 3).mean(axis=0)).max() < 25  # sky, not rocket
     with pytest.raises(InputError, match="marks no pixels"):
-        run(picture, "remove-object", mask_data_url=data_url(np.zeros((10, 10), bool)))
+        run(picture, "remove-object", mask_data_url=to_data_url(np.zeros((10, 10), bool)))
     with pytest.raises(ParamValidationError, match="not a readable base64 image"):
         run(picture, "remove-object", mask_data_url="data:image/png;base64,AAAA")
 
@@ -144,7 +141,7 @@ def test_remove_text_with_a_mask_instead_of_detection() -> None:
     pixels = rendered_text()
     mask = np.zeros(pixels.shape[:2], bool)
     mask[10:75, 10:330] = True
-    result = run(Picture(pixels), "remove-text", auto_detect=False, mask_data_url=data_url(mask))
+    result = run(Picture(pixels), "remove-text", auto_detect=False, mask_data_url=to_data_url(mask))
     assert len(detect_text(result.picture.pixels)) == 1  # only the watermark, which was not painted
     with pytest.raises(ParamValidationError, match="mask_data_url: required when auto_detect is false"):
         run(Picture(pixels), "remove-text", auto_detect=False)
@@ -156,8 +153,6 @@ def test_lama_through_spandrel_with_random_weights(tmp_path: Path, monkeypatch: 
     install()
     from spandrel.architectures.LaMa import LaMa
 
-    import ops.engines.inpaint as inpaint
-
     torch.manual_seed(0)
     state = {f"generator.{k[len('model.'):]}" if k.startswith("model.") else k: v for k, v in LaMa(in_nc=4, out_nc=3).state_dict().items()}
     path = tmp_path / "big-lama.pt"
@@ -168,11 +163,11 @@ def test_lama_through_spandrel_with_random_weights(tmp_path: Path, monkeypatch: 
     )
     monkeypatch.setattr(manifest, "load", lambda path=None: models)
     monkeypatch.setenv("STUDIO_CHECKPOINTS", str(tmp_path))
-    monkeypatch.setattr(inpaint.Lama, "_model", None)
+    NETWORKS.unload()
     picture = Picture(np.asarray(Image.open(EXAMPLES / "cat.jpg").convert("RGB"))[:96, :128].copy())
     mask = np.zeros((96, 128), bool)
     mask[30:60, 40:90] = True
-    result = run(picture, "remove-object", mask_data_url=data_url(mask))
+    result = run(picture, "remove-object", mask_data_url=to_data_url(mask))
     assert result.steps[0].engine == "big-lama"
     assert np.array_equal(result.picture.pixels[~mask], picture.pixels[~mask])
-    monkeypatch.setattr(inpaint.Lama, "_model", None)
+    NETWORKS.unload()

@@ -12,6 +12,7 @@ import pytest
 from ops import chain
 from ops.errors import EngineUnavailableError
 from ops.imageio import read_image
+from ops.runtime.manager import NETWORKS
 from tests.conftest import EXAMPLES
 
 pytest.importorskip("diffusers")
@@ -50,7 +51,7 @@ def test_prompt_background_with_a_tiny_random_pipeline(tmp_path: Path, monkeypat
     monkeypatch.setenv("STUDIO_CHECKPOINTS", str(tmp_path))
     monkeypatch.setattr(generate, "WORKING_SIDE", 64)
     monkeypatch.setattr(generate, "STEPS", 2)
-    monkeypatch.setattr(generate, "_pipeline", {})
+    NETWORKS.unload()
     picture = read_image(EXAMPLES / "portrait.jpg")
     steps = chain.plan([{"type": "replace-background", "params": {"background_type": "prompt", "background_prompt": "a sunny beach"}}])
     result = chain.run(picture, steps)
@@ -66,7 +67,7 @@ def test_without_the_model_the_prompt_fails_clearly_before_any_work(tmp_path: Pa
     import ops.engines.generate as generate
 
     monkeypatch.setenv("STUDIO_CHECKPOINTS", str(tmp_path))
-    monkeypatch.setattr(generate, "_pipeline", {})
+    NETWORKS.unload()
     steps = chain.plan([{"type": "replace-background", "params": {"background_type": "prompt", "background_prompt": "a beach"}}])
     with pytest.raises(EngineUnavailableError, match="python -m ops models fetch sd-inpainting"):
         chain.run(read_image(EXAMPLES / "portrait.jpg"), steps)

@@ -14,6 +14,7 @@ from ops.engines import point_mask
 from ops.errors import InputError
 from ops.imageio import read_image
 from ops.weights import WeightFile, manifest
+from ops.runtime.manager import NETWORKS
 from tests.conftest import EXAMPLES
 
 
@@ -38,11 +39,11 @@ def test_segment_anything_with_random_weights(tmp_path: Path, monkeypatch: pytes
     models["sam-vit-b"] = models["sam-vit-b"].model_copy(update={"files": (WeightFile(file=path.name, sha256=digest, size=path.stat().st_size),)})
     monkeypatch.setattr(manifest, "load", lambda path=None: models)
     monkeypatch.setenv("STUDIO_CHECKPOINTS", str(tmp_path))
-    monkeypatch.setattr(point_mask, "_predictor", {})
+    NETWORKS.unload()
     picture = read_image(EXAMPLES / "cat.jpg")
     mask, method = point_mask.point_to_mask(picture, 200, 120)
     assert method == "sam-vit-b" and mask.shape == (300, 451) and mask.dtype == bool
-    monkeypatch.setattr(point_mask, "_predictor", {})
+    NETWORKS.unload()
 
 
 def test_a_selected_subject_replaces_automatic_segmentation_in_blur_background() -> None:

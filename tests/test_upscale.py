@@ -173,12 +173,12 @@ def test_out_of_memory_halves_the_tile_and_retries() -> None:
 
 
 def test_loaded_networks_are_cached_with_a_bound(limits) -> None:
-    from ops.runtime import loader
+    from ops.runtime.manager import NETWORKS
 
     limits.setenv("STUDIO_MAX_LOADED_MODELS", "1")
-    loader._cache.clear()
+    NETWORKS.unload()
     first = load(WeightsSource("realesr-animevideov3-ncnn", "ncnn"))
     assert load(WeightsSource("realesr-animevideov3-ncnn", "ncnn")) is first
     load(WeightsSource("realesrgan-x4plus-anime-ncnn", "ncnn"))
-    assert list(loader._cache) == [WeightsSource("realesrgan-x4plus-anime-ncnn", "ncnn")]
-    loader._cache.clear()
+    assert NETWORKS.loaded() == ["spandrel:realesrgan-x4plus-anime-ncnn"]
+    NETWORKS.unload()

@@ -15,6 +15,7 @@ import torch
 from ops import chain
 from ops.imageio import Picture
 from ops.runtime import loader
+from ops.runtime.manager import NETWORKS
 from ops.weights import FetchError, MissingWeightsError, ModelEntry, WeightFile, WeightsSource, fetch, manifest, require
 
 
@@ -72,9 +73,9 @@ def random_official(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator
         models[name] = models[name].model_copy(update={"files": files})
     monkeypatch.setenv("STUDIO_CHECKPOINTS", str(tmp_path))
     monkeypatch.setattr(manifest, "load", lambda path=None: models)
-    loader._cache.clear()
+    NETWORKS.unload()
     yield models
-    loader._cache.clear()
+    NETWORKS.unload()
 
 
 @pytest.mark.parametrize(

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import base64
-import io
 from typing import Any
 
 import numpy as np
 from PIL import Image
+
+from ops.masks import to_data_url
+
+__all__ = ["painted_mask", "to_data_url"]
 
 
 def painted_mask(editor: dict[str, Any] | None, size: tuple[int, int] | None = None) -> np.ndarray | None:
@@ -30,9 +32,3 @@ def painted_mask(editor: dict[str, Any] | None, size: tuple[int, int] | None = N
         out = np.asarray(Image.fromarray(out).resize(size, Image.Resampling.NEAREST))
     return out
 
-
-def to_data_url(mask: np.ndarray) -> str:
-    """PNG (never a lossy format) base64 data URL, what mask_data_url carries."""
-    buffer = io.BytesIO()
-    Image.fromarray(mask, "L").save(buffer, "PNG", optimize=True)
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()

@@ -18,6 +18,7 @@ from ..imageio import format_from_name
 from ..pipeline import OutputOptions, process
 from ..registry import MODELS, OPERATIONS
 from ..schema import fields_of
+from ..settings import get_settings, markdown_table
 from . import listing, models
 from .inputs import Job, OutputNamer, collect
 
@@ -28,12 +29,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     # failures are reported per file in words; tracebacks only with STUDIO_DEBUG=1
-    logging.basicConfig(level=logging.DEBUG if os.environ.get("STUDIO_DEBUG") else logging.CRITICAL)
+    logging.basicConfig(level=logging.DEBUG if get_settings().debug else logging.CRITICAL)
     if args.command in (None, "list"):
         print(listing.markdown() if getattr(args, "markdown", False) else listing.text())
         return EXIT_OK
     if args.command == "models":
         return models.run(args)
+    if args.command == "settings":
+        print(markdown_table())
+        return EXIT_OK
     try:
         planned = chain.plan(_steps(args))
     except (StudioError, ValueError) as exc:
@@ -52,6 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     listed = commands.add_parser("list", help="show every operation and model name with its parameters")
     listed.add_argument("--markdown", action="store_true", help="print Markdown tables (as in the README)")
     models.add_parser(commands)
+    commands.add_parser("settings", help="every STUDIO_* setting with its default (Markdown, as in the README)")
     for op in OPERATIONS.values():
         sub = commands.add_parser(op.name, help=op.summary, description=_describe(op.params, op.summary))
         sub.add_argument("--param", "-p", action="append", default=[], metavar="KEY=VALUE", help="parameter; dotted keys nest (resize.width=640)")

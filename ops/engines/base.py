@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import ClassVar
@@ -55,9 +54,6 @@ class RunContext:
             self._progress(min(max(fraction, 0.0), 1.0), message)
 
 
-#: model work shares one device: the UI queue and the job workers take turns here, while
-#: free operations (uses_device False) never wait behind a long model job
-DEVICE_SLOT = threading.BoundedSemaphore(1)
 
 
 class Engine(ABC):

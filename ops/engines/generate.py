@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import cv2
 import numpy as np
 
 from ..errors import EngineUnavailableError
+from ..runtime.manager import network
 from ..weights import entry
 from ..weights.store import find_folder
 from .base import RunContext
@@ -16,8 +16,6 @@ from .base import RunContext
 MODEL = "sd-inpainting"
 WORKING_SIDE = 512  # SD 1.5 was trained at 512 px
 STEPS = 25
-_pipeline: dict[str, Any] = {}
-_lock = threading.Lock()
 
 
 def pipeline() -> Any:
@@ -27,22 +25,22 @@ def pipeline() -> Any:
             f"background_type prompt needs the Stable Diffusion inpainting model: run "
             f"`python -m ops models fetch {MODEL}` ({entry(MODEL).size_hint}, needs network)"
         )
-    with _lock:
-        if str(folder) not in _pipeline:
-            import torch
+    return network(f"diffusers:{MODEL}", lambda: _load(folder))
 
-            from ..runtime.device import device, half_precision
-            from ..runtime.torchvision_compat import install
 
-            install()
-            from diffusers import StableDiffusionInpaintPipeline
+def _load(folder: Any) -> Any:
+    import torch
 
-            dtype = torch.float16 if half_precision(True) else torch.float32
-            pipe = StableDiffusionInpaintPipeline.from_pretrained(str(folder), torch_dtype=dtype, safety_checker=None, requires_safety_checker=False)
-            pipe.set_progress_bar_config(disable=True)
-            _pipeline.clear()  # one pipeline in memory at a time: they are large
-            _pipeline[str(folder)] = pipe.to(device())
-        return _pipeline[str(folder)]
+    from ..runtime.device import device, half_precision
+    from ..runtime.torchvision_compat import install
+
+    install()
+    from diffusers import StableDiffusionInpaintPipeline
+
+    dtype = torch.float16 if half_precision(True) else torch.float32
+    pipe = StableDiffusionInpaintPipeline.from_pretrained(str(folder), torch_dtype=dtype, safety_checker=None, requires_safety_checker=False)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe.to(device())
 
 
 def generate_background(rgb: np.ndarray, alpha: np.ndarray, prompt: str, ctx: RunContext) -> np.ndarray:

@@ -6,7 +6,6 @@ model's working scale, filled, scaled back, and only the masked pixels are paste
 
 from __future__ import annotations
 
-import threading
 from abc import abstractmethod
 from typing import Any
 
@@ -18,6 +17,7 @@ from ..imageio import Picture
 from ..imageio.pixels import colour, to_8bit
 from ..masks import decode_data_url
 from ..params import Params
+from ..runtime.manager import network
 from ..weights import entry, require
 from ..weights.store import missing_reason
 from .base import ENGINES, Engine, RunContext, register
@@ -128,17 +128,13 @@ class Lama(Inpainter):
     name = "big-lama"
     description = "LaMa big-lama (Fourier convolutions), the best fill for large regions"
     uses_device = True
-    _lock = threading.Lock()
-    _model: Any = None
 
     def unavailable_reason(self) -> str | None:
         return missing_reason("big-lama")
 
     def model(self) -> Any:
-        with self._lock:
-            if Lama._model is None:
-                Lama._model = load_lama(next(iter(require(entry("big-lama")).values())))
-            return Lama._model
+        path = next(iter(require(entry("big-lama")).values()))
+        return network("big-lama", lambda: load_lama(path))
 
     def fill(self, rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
         import torch

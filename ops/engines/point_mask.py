@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import cv2
@@ -11,19 +10,23 @@ import numpy as np
 from ..errors import InputError
 from ..imageio import Picture
 from ..imageio.pixels import to_8bit
+from ..runtime.manager import DEVICE_SLOT, network
 from ..weights import entry, installed, require
 from .base import RunContext
 from .segment import best_segmenter
 
 MODEL = "sam-vit-b"
-_predictor: dict[str, Any] = {}
-_lock = threading.Lock()
 
 
 def point_to_mask(picture: Picture, x: int, y: int) -> tuple[np.ndarray, str]:
     """(bool mask at full resolution, the method that made it)."""
     if not (0 <= x < picture.width and 0 <= y < picture.height):
         raise InputError(f"the point ({x}, {y}) is outside the {picture.width}x{picture.height} image")
+    with DEVICE_SLOT:  # a network on the shared device, like any model job
+        return _select(picture, x, y)
+
+
+def _select(picture: Picture, x: int, y: int) -> tuple[np.ndarray, str]:
     eight = to_8bit(picture.rgb)
     if installed(entry(MODEL)):
         return _sam(eight, x, y), MODEL
@@ -38,23 +41,18 @@ def point_to_mask(picture: Picture, x: int, y: int) -> tuple[np.ndarray, str]:
 
 
 def _sam(rgb: np.ndarray, x: int, y: int) -> np.ndarray:
-    predictor = _load()
-    with _lock:
-        predictor.set_image(rgb)
-        masks, scores, _ = predictor.predict(point_coords=np.array([[x, y]]), point_labels=np.array([1]), multimask_output=True)
+    path = next(iter(require(entry(MODEL)).values()))
+    predictor = network(MODEL, lambda: _load(path))
+    predictor.set_image(rgb)
+    masks, scores, _ = predictor.predict(point_coords=np.array([[x, y]]), point_labels=np.array([1]), multimask_output=True)
     return masks[int(np.argmax(scores))].astype(bool)
 
 
-def _load() -> Any:
-    with _lock:
-        if MODEL not in _predictor:
-            from ..runtime.device import device
-            from ..runtime.torchvision_compat import install
+def _load(path: Any) -> Any:
+    from ..runtime.device import device
+    from ..runtime.torchvision_compat import install
 
-            install()
-            from segment_anything import SamPredictor, sam_model_registry
+    install()
+    from segment_anything import SamPredictor, sam_model_registry
 
-            path = next(iter(require(entry(MODEL)).values()))
-            model = sam_model_registry["vit_b"](checkpoint=str(path)).to(device()).eval()
-            _predictor[MODEL] = SamPredictor(model)
-        return _predictor[MODEL]
+    return SamPredictor(sam_model_registry["vit_b"](checkpoint=str(path)).to(device()).eval())

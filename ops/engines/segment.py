@@ -8,9 +8,8 @@ they composite.
 
 from __future__ import annotations
 
-import os
-import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import cv2
@@ -22,6 +21,7 @@ from ..masks import guided_filter
 from ..params import Params
 from ..errors import EngineUnavailableError
 from ..weights import entry, require
+from ..runtime.manager import file_bytes, network
 from ..weights.store import missing_reason
 from .base import ENGINES, Engine, RunContext, register
 
@@ -32,8 +32,6 @@ if TYPE_CHECKING:
 COMPOSERS: dict[type[Params], Callable[[Picture, np.ndarray, Any, RunContext], Picture]] = {}
 #: checks that must pass before segmenting (e.g. a generator's weights), so a job fails fast
 PREPARE: dict[type[Params], Callable[[Any], None]] = {}
-_sessions: dict[str, Any] = {}
-_lock = threading.Lock()
 
 
 class Segmenter(Engine):
@@ -52,14 +50,8 @@ class Segmenter(Engine):
         return missing_reason(self.model)
 
     def session(self) -> BaseSession:
-        with _lock:
-            if self.model not in _sessions:
-                paths = require(entry(self.model))
-                os.environ["U2NET_HOME"] = str(next(iter(paths.values())).parent)  # rembg reads its files here
-                from rembg import new_session  # imported late: its first import compiles pymatting
-
-                _sessions[self.model] = new_session(self.model, providers=["CPUExecutionProvider"])
-            return _sessions[self.model]
+        path = next(iter(require(entry(self.model)).values()))
+        return network(f"rembg:{self.model}", lambda: rembg_session(self.model, path), file_bytes(path))
 
     def alpha(self, picture: Picture, ctx: RunContext) -> np.ndarray:
         """float32 HxW matte in [0, 1] at the picture's full resolution."""
@@ -81,6 +73,16 @@ class Segmenter(Engine):
             return compose(picture, refine(picture.rgb, chosen.astype(np.float32)), params, ctx)
         ctx.detail(segmentation=self.model)
         return compose(picture, self.alpha(picture, ctx), params, ctx)
+
+
+def rembg_session(name: str, path: Path) -> BaseSession:
+    """rembg's session class for ``name``, reading our verified file instead of its own folder."""
+    import onnxruntime
+    from rembg.sessions import sessions_class  # imported late: its first import compiles pymatting
+
+    base = next(cls for cls in sessions_class if cls.name() == name)
+    pinned = type(f"Pinned{base.__name__}", (base,), {"download_models": classmethod(lambda cls, *a, **k: str(path))})
+    return pinned(name, onnxruntime.SessionOptions(), providers=["CPUExecutionProvider"])
 
 
 def _preview(rgb: np.ndarray, side: int) -> np.ndarray:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import cv2
@@ -14,6 +13,7 @@ from ..masks import decode_data_url
 from ..operations.retouch import RemoveTextParams
 from ..weights import entry, require
 from ..weights.store import missing_reason
+from ..runtime.manager import file_bytes, network
 from .base import Engine, RunContext, register
 from .inpaint import best_inpainter
 
@@ -21,21 +21,20 @@ from .inpaint import best_inpainter
 LIMIT_SIDE, MAX_SIDE = 736, 2000
 THRESHOLD, BOX_THRESHOLD, UNCLIP = 0.3, 0.5, 1.6
 MAX_PASSES = 3
-_session: Any = None
-_lock = threading.Lock()
+DETECTOR = "ppocr-v4-det"
 
 
 def _detector() -> Any:
-    global _session
-    with _lock:
-        if _session is None:
-            import onnxruntime
+    path = next(iter(require(entry(DETECTOR)).values()))
 
-            path = next(iter(require(entry("ppocr-v4-det")).values()))
-            options = onnxruntime.SessionOptions()
-            options.log_severity_level = 3
-            _session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        return _session
+    def load() -> Any:
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        options.log_severity_level = 3
+        return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+    return network(f"onnx:{DETECTOR}", load, file_bytes(path))
 
 
 def detect_text(rgb: np.ndarray) -> list[np.ndarray]:

@@ -1,16 +1,14 @@
-"""Load networks from the checkpoint manager through spandrel, and keep a bounded cache of them."""
+"""Load image-to-image networks through spandrel (the network manager keeps them)."""
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 
 import torch
 
-from ..settings import get_settings
 from ..weights import WeightsSource, entry, require
 from .device import device, half_precision
+from .manager import network
 from .ncnn_convert import convert
 from .torchvision_compat import install as _install_torchvision_compat
 
@@ -28,20 +26,8 @@ class LoadedNetwork:
     flops_per_pixel: float  # per input pixel, measured
 
 
-_cache: OrderedDict[WeightsSource, LoadedNetwork] = OrderedDict()
-_lock = threading.Lock()
-
-
 def load(source: WeightsSource) -> LoadedNetwork:
-    with _lock:
-        if source in _cache:
-            _cache.move_to_end(source)
-            return _cache[source]
-        network = _build(source)
-        _cache[source] = network
-        while len(_cache) > get_settings().max_loaded_models:
-            _cache.popitem(last=False)
-        return network
+    return network(f"spandrel:{source.model}" + (f"+{source.blend_with}@{source.blend:g}" if source.blend_with else ""), lambda: _build(source))
 
 
 def state_dict(source: WeightsSource) -> dict[str, torch.Tensor]:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
 from ..errors import EngineUnavailableError
+from ..settings import get_settings
 from .manifest import DEFAULT_MANIFEST, ModelEntry, WeightFile
 
 DEFAULT_FOLDER = DEFAULT_MANIFEST.parent
@@ -19,8 +19,8 @@ class MissingWeightsError(EngineUnavailableError):
 
 def folders() -> list[Path]:
     """Search order: $STUDIO_CHECKPOINTS, then the repository's checkpoints/."""
-    extra = os.environ.get("STUDIO_CHECKPOINTS")
-    return ([Path(extra)] if extra else []) + [DEFAULT_FOLDER]
+    extra = get_settings().checkpoints
+    return ([extra] if extra else []) + [DEFAULT_FOLDER]
 
 
 def install_folder() -> Path:
