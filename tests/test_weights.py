@@ -149,9 +149,26 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     httpd.shutdown()
 
 
-def url_model(base: str, data: bytes, sha256: str | None) -> ModelEntry:
-    weight = WeightFile.model_construct(file="w.pth", sha256=sha256, size=len(data), member=None, url=f"{base}/w.pth")
+def url_model(base: str, data: bytes, sha256: str | None, md5: str | None = None) -> ModelEntry:
+    weight = WeightFile.model_construct(file="w.pth", sha256=sha256, md5=md5, size=len(data), member=None, url=f"{base}/w.pth")
     return ModelEntry(name="test-model", title="t", license="MIT", files=(weight,))
+
+
+def test_md5_only_weights_are_checked_by_md5_and_size_then_by_the_recorded_sha256(server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    base, root = server
+    data = bytes(range(256)) * 300
+    (root / "w.pth").write_bytes(data)
+    monkeypatch.setenv("STUDIO_CHECKPOINTS", str(tmp_path))
+    with pytest.raises(FetchError, match="md5 mismatch"):
+        fetch(url_model(base, data, None, "0" * 32), lambda m: None)
+    assert not (tmp_path / "w.pth").exists()
+    model = url_model(base, data, None, hashlib.md5(data).hexdigest())
+    fetch(model, lambda m: None)
+    assert '"w.pth": "' + hashlib.sha256(data).hexdigest() in (tmp_path / ".verified-sha256.json").read_text()
+    assert require(model)["w.pth"] == tmp_path / "w.pth"
+    (tmp_path / "w.pth").write_bytes(bytes(len(data)))  # replaced later by something else of the same size
+    with pytest.raises(MissingWeightsError, match="does not match"):
+        require(model)
 
 
 def test_url_fetch_resumes_and_verifies(server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -175,7 +192,7 @@ def test_url_fetch_refuses_a_wrong_checksum_and_unverified_files(server, tmp_pat
     with pytest.raises(FetchError, match="sha256 mismatch"):
         fetch(url_model(base, b"evil" * 1000, "0" * 64), lambda m: None)
     assert not (tmp_path / "w.pth").exists() and not (tmp_path / "w.pth.part").exists()
-    with pytest.raises(FetchError, match="no recorded sha256"):
+    with pytest.raises(FetchError, match="no published checksum"):
         fetch(url_model(base, b"evil" * 1000, None), lambda m: None)
 
 

