@@ -42,6 +42,13 @@ def _operation_names() -> list[str]:
     return list(OPERATIONS)
 
 
+#: a job that shows the form (what the UI's chain box starts with)
+EXAMPLE_CHAIN: list[dict[str, Any]] = [
+    {"type": "crop-resize", "params": {"resize": {"width": 800}}},
+    {"type": "convert", "params": {"output_format": "webp"}},
+]
+
+
 @dataclass(frozen=True)
 class PlannedStep:
     operation: Operation
@@ -128,7 +135,7 @@ def run(
 ) -> ChainResult:
     records = []
     for index, step in enumerate(steps):
-        ctx = RunContext(_scaled(progress, index, len(steps), step.operation.name), resolve, hints)
+        ctx = RunContext(_scaled(progress, index, len(steps), step.operation.name), resolve, hints, step.operation.enlargement(step.params))
         for note in (picture.notes if index == 0 else ()) + step.notes:
             ctx.warn(note)
         started = time.perf_counter()

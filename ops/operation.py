@@ -40,6 +40,7 @@ class Operation:
     credits: int | PerValue = 1
     sets_format: bool = False  # the operation decides the output format itself (no format picker in the UI)
     enlarges: int | str = 1  # how many times wider the result is: a fixed factor, or the parameter that holds it
+    click_selects: Literal["mask", "subject"] | None = None  # a click on the input selects an object: into the mask, or as the subject
 
     @property
     def free(self) -> bool:
@@ -69,3 +70,13 @@ class Preset:
     summary: str
     steps: tuple[dict[str, Any], ...]  # each {"type", "params", "engine"} like a REST job step
     coins: int
+
+    def chain_text(self) -> str:
+        """``enhance[realesrgan-x4plus](scale=2) → enhance-face(...)``: what the name runs."""
+        return " → ".join(_step_text(step) for step in self.steps)
+
+
+def _step_text(step: dict[str, Any]) -> str:
+    params = ", ".join(f"{k}={v}" for k, v in step["params"].items())
+    engine = "" if step["engine"] == "auto" else f"[{step['engine']}]"
+    return f"{step['type']}{engine}({params})"

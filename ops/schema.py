@@ -15,7 +15,8 @@ from pydantic_core import PydanticUndefined
 
 from .params import Params
 
-Kind = Literal["choice", "int", "float", "bool", "text", "colour", "data-url", "box", "group"]
+#: what a parameter is, for every reader: the UI picks its widget from this, the docs its wording
+Kind = Literal["choice", "int", "float", "bool", "text", "colour", "mask", "image", "box", "group"]
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,9 @@ class FieldSpec:
             return f"{self.kind} {_num(self.minimum)}–{_num(self.maximum)}"
         if self.kind in ("int", "float") and self.minimum is not None:
             return f"{self.kind} {'>' if self.exclusive_minimum else '>='} {_num(self.minimum)}"
-        return {"box": "[x, y, w, h]", "colour": "#RRGGBB", "group": "object"}.get(self.kind, self.kind)
+        return {"box": "[x, y, w, h]", "colour": "#RRGGBB", "group": "object", "mask": "mask (PNG data URL)", "image": "image (storage key)"}.get(
+            self.kind, self.kind
+        )
 
 
 def fields_of(model: type[Params]) -> list[FieldSpec]:
@@ -53,6 +56,7 @@ def rules_of(model: type[Params]) -> tuple[str, ...]:
 def _spec(name: str, info: FieldInfo) -> FieldSpec:
     annotation, metadata, description = _unwrap(info.annotation)
     metadata = list(info.metadata) + metadata
+    declared = _declared_kind(info, metadata)
     default = None if info.default is PydanticUndefined else info.default
     common = dict(name=name, required=info.is_required(), default=default, description=info.description or description)
     if isinstance(annotation, type) and issubclass(annotation, Params):
@@ -63,8 +67,16 @@ def _spec(name: str, info: FieldInfo) -> FieldSpec:
         return FieldSpec(kind="box", **common)
     pattern = next((m.pattern for m in metadata if getattr(m, "pattern", None)), "")
     kinds: dict[Any, Kind] = {bool: "bool", int: "int", float: "float"}
-    kind = kinds.get(annotation) or ("colour" if pattern.startswith("^#") else "data-url" if pattern.startswith("^data:") else "text")
+    kind = declared or kinds.get(annotation) or ("colour" if pattern.startswith("^#") else "text")
     return FieldSpec(kind=kind, **_bounds(metadata), **common)
+
+
+def _declared_kind(info: FieldInfo, metadata: list[Any]) -> Kind | None:
+    """A kind the declaration states (``json_schema_extra={"kind": ...}``), e.g. mask or image."""
+    for extra in [info.json_schema_extra, *(getattr(m, "json_schema_extra", None) for m in metadata)]:
+        if isinstance(extra, dict) and extra.get("kind"):
+            return extra["kind"]  # type: ignore[return-value]
+    return None
 
 
 def _unwrap(annotation: Any) -> tuple[Any, list[Any], str]:
@@ -76,7 +88,7 @@ def _unwrap(annotation: Any) -> tuple[Any, list[Any], str]:
         annotation, *extra = get_args(annotation)
         for item in extra:
             if isinstance(item, FieldInfo):
-                metadata += item.metadata
+                metadata += [*item.metadata, item]  # the FieldInfo itself carries json_schema_extra
                 description = description or item.description or ""
             else:
                 metadata.append(item)

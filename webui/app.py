@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, get_args
 
 import gradio as gr
 
+from ops.operation import Group
 from ops.registry import OPERATIONS
 
 from .access import Access
@@ -16,7 +17,6 @@ from .tabs import operation_tab
 if TYPE_CHECKING:
     from server.service import Service
 
-GROUP_ORDER = ("Enhance", "Faces & Restore", "Background", "Retouch", "Convert")
 QUEUE_SIZE = 64
 
 INTRO = """# Image Enhancement Studio
@@ -30,7 +30,7 @@ def build(service: Service) -> gr.Blocks:
     with gr.Blocks(title="Image Enhancement Studio") as demo:
         gr.Markdown(INTRO)
         with gr.Tabs():
-            for group in GROUP_ORDER:
+            for group in get_args(Group):
                 with gr.Tab(group):
                     with gr.Tabs():
                         for op in (op for op in OPERATIONS.values() if op.group == group):

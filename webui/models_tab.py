@@ -8,7 +8,6 @@ from typing import Any
 import gradio as gr
 
 from ops import chain
-from ops.cli.listing import chain_text
 from ops.registry import MODELS
 
 from .access import Access
@@ -40,7 +39,7 @@ def models_tab(access: Access) -> None:
     button.click(run, [source, model, fmt], [comparison, download, report], api_name="model", concurrency_id="device", concurrency_limit=1)
     with gr.Accordion("Chain of operations (JSON, as the REST API takes it)", open=False):
         steps = gr.Code(
-            value=json.dumps([{"type": "crop-resize", "params": {"resize": {"width": 800}}}, {"type": "convert", "params": {"output_format": "webp"}}], indent=1),
+            value=json.dumps(chain.EXAMPLE_CHAIN, indent=1),
             language="json", label="operations",
         )  # fmt: skip
         chain_button = gr.Button("Run chain")
@@ -59,4 +58,4 @@ def models_tab(access: Access) -> None:
 
 def _describe(name: str) -> str:
     preset = MODELS[name]
-    return f"{preset.summary}\n\nRuns: `{chain_text(preset)}`"
+    return f"{preset.summary}\n\nRuns: `{preset.chain_text()}`"

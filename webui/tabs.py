@@ -1,8 +1,13 @@
-"""One tab per operation, generated from its declaration."""
+"""One tab per operation, built from its declaration: the parameters' kinds decide the widgets
+(a mask gets a painting editor, an image an image input) and the operation's capabilities decide
+the rest (a format picker unless it sets the format itself, click-to-select when it declares
+one). No operation is named here; a new declaration gets its tab as it is.
+"""
 
 from __future__ import annotations
 
 import inspect
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,14 +20,13 @@ from ops.engines.point_mask import point_to_mask
 from ops.errors import StudioError
 from ops.imageio import read_image
 from ops.operation import Operation
+from ops.schema import fields_of
 
 from . import masks, widgets
 from .access import Access
 from .results import FORMATS, editor_background, run_job, upright_size
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-#: tabs where a click on the input selects the subject (Segment Anything, or the salient matte)
-POINT_SELECT = {"remove-object", "blur-background"}
 
 
 def queue_for(op: Operation) -> dict[str, Any]:
@@ -53,22 +57,109 @@ def name_api_parameters(fn: Any, names: list[str]) -> None:
     fn.__annotations__ = {"request": gr.Request}
 
 
-def operation_tab(op: Operation, access: Access) -> None:
+@dataclass
+class OperationTab:
+    """The components of one operation's tab; its methods are the tab's event handlers."""
+
+    op: Operation
+    access: Access
+    source: gr.Image
+    params: list[widgets.Widget]
+    button: gr.Button
+    outputs: list[Any]
+    preview: gr.Image
+    mask_field: str | None = None  # the parameter the painted mask goes to
+    editor: gr.ImageEditor | None = None
+    preview_button: gr.Button | None = None
+    fmt: gr.Dropdown | None = None
+    clicked: gr.State | None = None
+
+    # --- the inputs, in the order the run handler receives them ------------------------
+    def inputs(self) -> list[Any]:
+        return [self.source, *self.editors, *(w.component for w in self.params), *self.formats, *self.states]
+
+    def api_names(self) -> list[str]:
+        return ["image", *(["mask"] if self.editor else []), *(w.path.replace(".", "_") for w in self.params), *(["output_format"] if self.fmt else [])]
+
+    @property
+    def editors(self) -> list[Any]:
+        return [self.editor] if self.editor is not None else []
+
+    @property
+    def formats(self) -> list[Any]:
+        return [self.fmt] if self.fmt is not None else []
+
+    @property
+    def states(self) -> list[Any]:
+        return [self.clicked] if self.clicked is not None else []
+
+    # --- handlers ------------------------------------------------------------------------
+    def run(self, image: str | None, *given: Any) -> tuple[Any, ...]:
+        *values, request, progress = given
+        painted = values[0] if self.editor is not None else None
+        rest = values[len(self.editors) : len(values) - len(self.states)]
+        chosen = rest[-1] if self.fmt is not None else "auto"
+        found = widgets.to_params(self.params, tuple(rest[: len(self.params)]))
+        if self.mask_field and image:
+            mask = masks.painted_mask(painted, upright_size(image))
+            if mask is not None:
+                found[self.mask_field] = masks.to_data_url(mask)
+        subject = values[-1] if self.op.click_selects == "subject" else None
+        hints = {"subject_mask": subject} if subject is not None else None
+        return run_job(image, lambda: chain.plan_one(self.op.name, found), self.access.admission(request), chosen, progress, hints)
+
+    def show_mask(self, image: str | None, painted: dict[str, Any] | None) -> Any:
+        if not image:
+            raise gr.Error("Upload an image first.")
+        mask = masks.painted_mask(painted, upright_size(image))
+        if mask is None:
+            raise gr.Error("Nothing is painted yet.")
+        return mask
+
+    def select(self, image: str | None, evt: gr.SelectData, request: gr.Request) -> tuple[Any, ...]:
+        """The object under a click: painted into the mask editor, or kept as the subject."""
+        if not image:
+            raise gr.Error("Upload an image first.")
+        try:
+            with self.access.selection(request):
+                mask, method = point_to_mask(read_image(image), int(evt.index[0]), int(evt.index[1]))
+        except StudioError as exc:
+            raise gr.Error(exc.message) from None
+        gr.Info(f"selected with {method}")
+        shown = mask.astype(np.uint8) * 255
+        if self.editor is None:
+            return mask, shown
+        layer = np.zeros((*mask.shape, 4), np.uint8)
+        layer[mask] = (255, 0, 255, 255)
+        return mask, shown, {**(editor_background(image) or {}), "layers": [layer]}
+
+
+def operation_tab(op: Operation, access: Access) -> OperationTab:
+    """Lay out the tab, then wire its events to the handlers."""
+    tab = _layout(op, access)
+    _wire(tab)
+    return tab
+
+
+def _layout(op: Operation, access: Access) -> OperationTab:
     notice = availability(op)
     gr.Markdown(f"**{op.summary}** — cost: {op.describe_cost()}. Engines, best first: {', '.join(op.engines)}.")
     if notice:
         gr.Markdown(notice)
-    wants_mask = widgets.MASK_FIELD in op.params.model_fields
+    mask_field = next((f.name for f in fields_of(op.params) if f.kind == "mask"), None)
     with gr.Row():
         with gr.Column():
             source = gr.Image(type="filepath", image_mode=None, label="Input image", sources=["upload", "clipboard"])
             editor = None
-            if wants_mask:
+            if mask_field:
                 editor = gr.ImageEditor(
                     type="numpy", image_mode="RGBA", format="png", label="Paint over what to remove",
                     brush=gr.Brush(colors=["#ff00ff"], color_mode="fixed", default_size=24), layers=False, transforms=(),
                 )  # fmt: skip
-                source.change(editor_background, source, editor, queue=False, api_visibility="private")
+            preview_button = gr.Button("Preview mask", size="sm") if mask_field else None
+            if op.click_selects:
+                where = "painted into the mask, where the brush can refine it" if mask_field else "used as the subject instead of automatic segmentation"
+                gr.Markdown(f"Tip: click an object in the input image to select it ({where}).")
             params = widgets.build(op.params)
             fmt = None if op.sets_format else gr.Dropdown(FORMATS, value="auto", label="Output format", info="auto keeps the input's format")
             button = gr.Button(f"Run {op.name}", variant="primary", interactive=notice is None)
@@ -76,79 +167,24 @@ def operation_tab(op: Operation, access: Access) -> None:
             comparison = gr.ImageSlider(label="Before / after", type="filepath", image_mode=None, format="png")
             download = gr.File(label="Download full-resolution result")
             report = gr.Markdown()
-            mask_preview = gr.Image(label="Mask as the operation receives it", format="png", visible=wants_mask or op.name in POINT_SELECT, type="numpy")
+            preview = gr.Image(label="Mask as the operation receives it", format="png", visible=bool(mask_field or op.click_selects), type="numpy")
     examples = sorted(str(p) for p in EXAMPLES.iterdir() if p.suffix in (".jpg", ".png"))
     gr.Examples(examples=[[e] for e in examples], inputs=[source])
+    return OperationTab(
+        op, access, source, params, button, [comparison, download, report], preview, mask_field, editor, preview_button, fmt,
+        gr.State(None) if op.click_selects else None,
+    )  # fmt: skip
 
-    extra = [editor] if editor is not None else []
-    formats = [fmt] if fmt is not None else []
-    clicked = gr.State(None) if op.name in POINT_SELECT else None
-    states = [clicked] if clicked is not None else []
-    if clicked is not None:
-        _point_selection(op, source, editor, clicked, mask_preview, access)
 
-    def gather(image: str | None, values: tuple[Any, ...]) -> tuple[dict[str, Any], str]:
-        """Widget values (in input order) -> (params incl. the painted mask, chosen output format)."""
-        painted = values[0] if editor is not None else None
-        rest = values[len(extra) : len(values) - len(states)]
-        chosen = rest[-1] if fmt is not None else "auto"
-        knobs = rest[: len(params)]
-        found = widgets.to_params(params, knobs)
-        if editor is not None and image:
-            mask = masks.painted_mask(painted, upright_size(image))
-            if mask is not None:
-                found[widgets.MASK_FIELD] = masks.to_data_url(mask)
-        return found, chosen
-
+def _wire(tab: OperationTab) -> None:
     def run(image: str | None, *given: Any) -> tuple[Any, ...]:
-        *values, request, progress = given
-        found, chosen = gather(image, tuple(values))
-        subject = values[-1] if states and op.name != "remove-object" else None
-        hints = {"subject_mask": subject} if subject is not None else None
-        return run_job(image, lambda: chain.plan_one(op.name, found), access.admission(request), chosen, progress, hints)
+        return tab.run(image, *given)
 
-    inputs = [source, *extra, *(w.component for w in params), *formats, *states]
-    names = ["image", *(["mask"] if editor is not None else []), *(w.path.replace(".", "_") for w in params), *(["output_format"] if fmt else [])]
-    name_api_parameters(run, names)
-    button.click(run, inputs, [comparison, download, report], api_name=op.name, **queue_for(op))
-    if editor is not None:
-        preview = gr.Button("Preview mask", size="sm")
-
-        def show_mask(image: str | None, painted: dict[str, Any] | None) -> Any:
-            if not image:
-                raise gr.Error("Upload an image first.")
-            mask = masks.painted_mask(painted, upright_size(image))
-            if mask is None:
-                raise gr.Error("Nothing is painted yet.")
-            return mask
-
-        preview.click(show_mask, [source, editor], mask_preview, api_name=f"{op.name}-mask", concurrency_id="free")
-
-
-
-def _point_selection(op: Operation, source: gr.Image, editor: Any, clicked: gr.State, preview: gr.Image, access: Access) -> None:
-    """A click on the input image selects the object under it: painted into the editor for
-    remove-object, kept as the subject (instead of automatic segmentation) for blur-background."""
-    target = "painted into the mask, where the brush can refine it" if editor is not None else "used as the subject instead of automatic segmentation"
-    gr.Markdown(f"Tip: click an object in the input image to select it ({target}).")
-
-    def select(image: str | None, evt: gr.SelectData, request: gr.Request) -> tuple[Any, ...]:
-        if not image:
-            raise gr.Error("Upload an image first.")
-        try:
-            with access.selection(request):
-                picture = read_image(image)
-                mask, method = point_to_mask(picture, int(evt.index[0]), int(evt.index[1]))
-        except StudioError as exc:
-            raise gr.Error(exc.message) from None
-        gr.Info(f"selected with {method}")
-        shown = mask.astype(np.uint8) * 255
-        if editor is None:
-            return mask, shown
-        layer = np.zeros((*mask.shape, 4), np.uint8)
-        layer[mask] = (255, 0, 255, 255)
-        canvas = editor_background(image) or {}
-        return mask, shown, {**canvas, "layers": [layer]}
-
-    outputs = [clicked, preview] + ([editor] if editor is not None else [])
-    source.select(select, [source], outputs, api_visibility="private", concurrency_id="device", concurrency_limit=1)
+    name_api_parameters(run, tab.api_names())
+    tab.button.click(run, tab.inputs(), tab.outputs, api_name=tab.op.name, **queue_for(tab.op))
+    if tab.editor is not None and tab.preview_button is not None:
+        tab.source.change(editor_background, tab.source, tab.editor, queue=False, api_visibility="private")
+        tab.preview_button.click(tab.show_mask, [tab.source, tab.editor], tab.preview, api_name=f"{tab.op.name}-mask", concurrency_id="free")
+    if tab.clicked is not None:
+        tab.source.select(tab.select, [tab.source], [tab.clicked, tab.preview, *tab.editors], api_visibility="private",
+                          concurrency_id="device", concurrency_limit=1)  # fmt: skip

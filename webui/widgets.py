@@ -10,11 +10,6 @@ import gradio as gr
 from ops.params import Params
 from ops.schema import FieldSpec, fields_of
 
-#: parameters the UI feeds from its own components (a painted mask, an uploaded picture)
-MASK_FIELD = "mask_data_url"
-IMAGE_FIELDS = {"background_image_key"}
-
-
 @dataclass(frozen=True)
 class Widget:
     path: str  # dotted parameter path, e.g. "resize.width"
@@ -23,8 +18,9 @@ class Widget:
 
 
 def build(model: type[Params]) -> list[Widget]:
-    """Render every parameter (nested groups as labelled groups); return them in input order."""
-    return _build([f for f in fields_of(model) if f.name != MASK_FIELD], "")
+    """Render every parameter (nested groups as labelled groups); return them in input order.
+    Masks are not among them: the tab's painting editor provides those."""
+    return _build([f for f in fields_of(model) if f.kind != "mask"], "")
 
 
 def _build(fields: list[FieldSpec], prefix: str) -> list[Widget]:
@@ -43,7 +39,7 @@ def _build(fields: list[FieldSpec], prefix: str) -> list[Widget]:
 def _component(spec: FieldSpec, path: str) -> gr.components.Component:
     label = f"{path}{'' if spec.required else ' (optional)'}"
     info = spec.description or None
-    if spec.name in IMAGE_FIELDS:
+    if spec.kind == "image":
         return gr.Image(type="filepath", image_mode=None, label=label, height=160)
     if spec.kind == "choice":  # a required choice starts on its first option rather than empty
         value = spec.default if spec.default is not None else spec.choices[0]

@@ -35,7 +35,7 @@ def _text_lines() -> Iterator[str]:
         yield ""
         yield f"  {preset.name}  — {preset.display_name}, {preset.coins} coins"
         yield f"      {preset.summary}"
-        yield f"      chain: {chain_text(preset)}"
+        yield f"      chain: {preset.chain_text()}"
     for alias, target in ALIASES.items():
         yield f"\n  {alias}  — alias of {target} (used by spec 002's examples)"
 
@@ -51,18 +51,9 @@ def markdown() -> str:
         lines.append(f"| `{op.name}` — {op.summary} | {params or 'none'}{rules} | {op.describe_cost()} | {', '.join(op.engines)} |")
     lines += ["", "| model_name | display name | chain | coins |", "|---|---|---|---|"]
     for preset in MODELS.values():
-        lines.append(f"| `{preset.name}` | {preset.display_name} | {chain_text(preset)} | {preset.coins} |")
+        lines.append(f"| `{preset.name}` | {preset.display_name} | {preset.chain_text()} | {preset.coins} |")
     return "\n".join(lines)
 
-
-def chain_text(preset: Preset) -> str:
-    return " → ".join(_step_text(step) for step in preset.steps)
-
-
-def _step_text(step: dict[str, Any]) -> str:
-    params = ", ".join(f"{k}={v}" for k, v in step["params"].items())
-    engine = "" if step["engine"] == "auto" else f"[{step['engine']}]"
-    return f"{step['type']}{engine}({params})"
 
 
 def _engines(op: Operation) -> str:

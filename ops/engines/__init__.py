@@ -1,58 +1,28 @@
-"""Engine implementations, registered by name; operations refer to them by these names."""
+"""Engine implementations, registered by name; operations refer to them by these names.
+
+Every module of this package is imported here, and each registers its engines as it loads, so
+a new engine needs no import line anywhere. An operation that names an engine nobody registers
+is an error at start-up, unless the engine is listed as planned (its operation then answers
+"not available in this release yet").
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import importlib
+import pkgutil
 
-from ..errors import EngineNotImplementedError, EngineUnavailableError, ParamValidationError, Violation
-from ..operation import Operation
-from . import background, compress, convert, crop_resize, inpaint, segment, smart_crop, text, upscale  # noqa: F401  (registers the built-in engines)
+from ..registry import OPERATIONS
 from .base import ENGINES, Engine, RunContext
+from .choice import Choice, best, choose, engines_for
 
+#: engines declared by operations whose implementation arrives in a later release (step 8)
+PLANNED = frozenset({"gfpgan-v1.4", "codeformer", "scunet", "ffdnet", "nafnet-gopro", "wiener-deconvolution", "old-photo-pipeline"})
 
-NOT_IN_RELEASE = "not in this release"
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")
 
+_unknown = {name for op in OPERATIONS.values() for name in op.engines} - set(ENGINES) - PLANNED
+if _unknown:
+    raise RuntimeError(f"operations declare engines that no module in ops/engines registers: {', '.join(sorted(_unknown))}")
 
-@dataclass(frozen=True)
-class Choice:
-    engine: Engine
-    warnings: tuple[str, ...] = ()
-
-
-def choose(operation: Operation, requested: str = "auto", location: str = "engine") -> Choice:
-    """The engine to run: the requested one, or with ``auto`` the best that can run here.
-
-    Falling back from a better engine is never silent: the choice carries a warning.
-    """
-    if requested != "auto" and requested not in operation.engines:
-        allowed = ", ".join(("auto",) + operation.engines)
-        raise ParamValidationError([Violation(location, f"unknown engine {requested!r} (one of: {allowed})")], operation.name)
-    candidates = operation.engines if requested == "auto" else (requested,)
-    skipped: list[tuple[str, str]] = []
-    for name, reason in _status(candidates):
-        if reason is None:
-            note = f"used {name} because better engines cannot run here: {_list(skipped)}"
-            return Choice(ENGINES[name], (note,) if skipped else ())
-        skipped.append((name, reason))
-    if all(reason == NOT_IN_RELEASE for _, reason in skipped):
-        raise EngineNotImplementedError(
-            f"{operation.name} is not available in this release yet: its engines "
-            f"({', '.join(candidates)}) arrive in a later version"
-        )
-    raise EngineUnavailableError(f"{operation.name} cannot run here: {_list(skipped)}")
-
-
-def engines_for(operation: Operation) -> list[tuple[str, str | None]]:
-    """(engine name, reason it cannot run or None) for every declared engine, best first."""
-    return _status(operation.engines)
-
-
-def _status(names: tuple[str, ...]) -> list[tuple[str, str | None]]:
-    return [(name, ENGINES[name].unavailable_reason() if name in ENGINES else NOT_IN_RELEASE) for name in names]
-
-
-def _list(pairs: list[tuple[str, str]]) -> str:
-    return "; ".join(f"{name} ({reason})" for name, reason in pairs)
-
-
-__all__ = ["ENGINES", "Choice", "Engine", "RunContext", "choose", "engines_for"]
+__all__ = ["ENGINES", "PLANNED", "Choice", "Engine", "RunContext", "best", "choose", "engines_for"]

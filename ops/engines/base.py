@@ -33,8 +33,11 @@ _JSON_FACTS = TypeAdapter(dict[str, JsonValue])
 class RunContext:
     """What an engine may use while it runs: progress reporting and warnings for the job result."""
 
-    def __init__(self, progress: ProgressFn | None = None, resolve: Resolver | None = None, hints: dict[str, object] | None = None) -> None:
+    def __init__(
+        self, progress: ProgressFn | None = None, resolve: Resolver | None = None, hints: dict[str, object] | None = None, enlargement: int = 1
+    ) -> None:
         self._progress = progress
+        self.enlargement = enlargement  # how many times wider the operation makes the image (its declaration says)
         self.hints = hints or {}  # inputs beyond the spec's parameters, e.g. a subject mask clicked in the UI
         self.resolve = resolve or read_local_file  # storage keys -> bytes (the API passes its own)
         self.warnings: list[str] = []
@@ -58,7 +61,6 @@ class RunContext:
 
 class Engine(ABC):
     name: ClassVar[str]
-    operations: ClassVar[tuple[str, ...]]
     description: ClassVar[str] = ""
     uses_device: ClassVar[bool] = False
 

@@ -10,7 +10,6 @@ from .base import Engine, RunContext, register
 
 class Compress(Engine):
     name = "pillow-jpeg"
-    operations = ("compress-optimize",)
     description = "libjpeg-turbo through Pillow: optimized, progressive, 4:2:0 below quality 90."
 
     def run(self, picture: Picture, params: CompressParams, ctx: RunContext) -> Picture:  # type: ignore[override]

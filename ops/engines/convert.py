@@ -11,7 +11,6 @@ from .base import Engine, RunContext, register
 
 class Convert(Engine):
     name = "pillow-codecs"
-    operations = ("convert",)
     description = "Pillow's encoders: libjpeg-turbo (optimized, progressive), zlib PNG, libwebp."
 
     def run(self, picture: Picture, params: ConvertParams, ctx: RunContext) -> Picture:  # type: ignore[override]

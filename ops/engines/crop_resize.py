@@ -48,7 +48,6 @@ def target_size(resize_: Resize, width: int, height: int) -> tuple[int, int]:
 
 class CropResize(Engine):
     name = "pillow-resample"
-    operations = ("crop-resize",)
     description = "Exact crop, then Lanczos resampling (alpha premultiplied, 16-bit kept)."
 
     def run(self, picture: Picture, params: CropResizeParams, ctx: RunContext) -> Picture:  # type: ignore[override]

@@ -26,7 +26,6 @@ from .base import ENGINES, Engine, RunContext, register
 class Inpainter(Engine):
     """Fills ``mask`` (bool HxW) in an 8-bit RGB crop; the frame around it is shared."""
 
-    operations = ("remove-object",)
     working_side = 512  # the crop's long side at which the fill runs
 
     @abstractmethod
@@ -185,9 +184,3 @@ def _is_torchscript(path: Any) -> bool:
 for _engine in (Lama(), PyramidTelea()):
     register(_engine)
 
-
-def best_inpainter() -> Inpainter:
-    for name in ("big-lama", "pyramid-telea"):
-        if ENGINES[name].unavailable_reason() is None:
-            return ENGINES[name]  # type: ignore[return-value]
-    raise EngineUnavailableError("no inpainting engine can run")

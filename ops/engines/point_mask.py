@@ -13,7 +13,7 @@ from ..imageio.pixels import to_8bit
 from ..runtime.manager import DEVICE_SLOT, network
 from ..weights import entry, installed, require
 from .base import RunContext
-from .segment import best_segmenter
+from .choice import best
 
 MODEL = "sam-vit-b"
 
@@ -30,7 +30,7 @@ def _select(picture: Picture, x: int, y: int) -> tuple[np.ndarray, str]:
     eight = to_8bit(picture.rgb)
     if installed(entry(MODEL)):
         return _sam(eight, x, y), MODEL
-    alpha = best_segmenter().alpha(picture, RunContext())
+    alpha = best("remove-background").alpha(picture, RunContext())
     labels = cv2.connectedComponents((alpha > 0.5).astype(np.uint8))[1]
     if labels[y, x] == 0:
         raise InputError(

@@ -39,11 +39,10 @@ class Segmenter(Engine):
 
     uses_device = True
 
-    def __init__(self, model: str, operations: tuple[str, ...], description: str, input_side: int) -> None:
+    def __init__(self, model: str, description: str, input_side: int) -> None:
         self.name = model  # type: ignore[misc]
         self.model = model
         self.input_side = input_side  # the network's own input size: rembg resizes to it anyway
-        self.operations = operations  # type: ignore[misc]
         self.description = description  # type: ignore[misc]
 
     def unavailable_reason(self) -> str | None:
@@ -106,20 +105,11 @@ def refine(rgb: np.ndarray, matte: np.ndarray) -> np.ndarray:
     return refined.astype(np.float32)
 
 
-BACKGROUND_OPS = ("remove-background", "replace-background", "blur-background")
 for _engine in (
-    Segmenter("birefnet-general", BACKGROUND_OPS, "BiRefNet general: the finest hair and edges (download)", 1024),
-    Segmenter("isnet-general-use", BACKGROUND_OPS, "IS-Net general use: sharper than u2netp (download)", 1024),
-    Segmenter("u2net_human_seg", BACKGROUND_OPS, "U^2-Net trained on people (download)", 320),
-    Segmenter("u2netp", BACKGROUND_OPS, "U^2-Net portable: small, offline, from the package registry", 320),
+    Segmenter("birefnet-general", "BiRefNet general: the finest hair and edges (download)", 1024),
+    Segmenter("isnet-general-use", "IS-Net general use: sharper than u2netp (download)", 1024),
+    Segmenter("u2net_human_seg", "U^2-Net trained on people (download)", 320),
+    Segmenter("u2netp", "U^2-Net portable: small, offline, from the package registry", 320),
 ):
     register(_engine)
 
-
-def best_segmenter() -> Segmenter:
-    """The best installed segmenter, for engines that need a subject mask as one input among others."""
-    candidates = [ENGINES[name] for name in ("birefnet-general", "isnet-general-use", "u2netp")]
-    for engine in candidates:
-        if engine.unavailable_reason() is None:
-            return engine  # type: ignore[return-value]
-    raise EngineUnavailableError(f"no segmentation model is installed: {candidates[-1].unavailable_reason()}")

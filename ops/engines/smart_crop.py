@@ -9,7 +9,7 @@ from ..imageio import Picture
 from ..operations.background import SmartCropParams
 from .base import Engine, RunContext, register
 from .faces import Box, detect_faces
-from .segment import best_segmenter
+from .choice import best
 
 
 def crop_size(width: int, height: int, ratio: float) -> tuple[int, int]:
@@ -49,13 +49,12 @@ def place(lo: float, hi: float, centre: float, size: int, limit: int, anchor: fl
 
 class SmartCrop(Engine):
     name = "saliency-and-faces"
-    operations = ("smart-crop",)
     description = "Subject matte from the best installed segmenter, faces from YuNet (or Haar), rule-of-thirds placement"
     uses_device = True
 
     def unavailable_reason(self) -> str | None:
         try:
-            best_segmenter()
+            best("remove-background")
         except Exception as exc:  # noqa: BLE001 - reported as the reason
             return str(exc)
         return None
@@ -64,7 +63,7 @@ class SmartCrop(Engine):
         width, height = picture.width, picture.height
         rw, rh = (int(v) for v in params.aspect_ratio.split(":"))
         cw, ch = crop_size(width, height, rw / rh)
-        segmenter = best_segmenter()
+        segmenter = best("remove-background")
         alpha = segmenter.alpha(picture, ctx)
         faces, detector = detect_faces(picture.rgb)
         subject = subject_box(alpha)

@@ -15,7 +15,7 @@ from ..weights import entry, require
 from ..weights.store import missing_reason
 from ..runtime.manager import file_bytes, network
 from .base import Engine, RunContext, register
-from .inpaint import best_inpainter
+from .choice import best
 
 # the detector's own settings, as rapidocr ships them
 LIMIT_SIDE, MAX_SIDE = 736, 2000
@@ -81,7 +81,6 @@ def text_mask(boxes: list[np.ndarray], width: int, height: int) -> np.ndarray:
 
 class RemoveText(Engine):
     name = "ppocr-v4-det"
-    operations = ("remove-text",)
     description = "PP-OCRv4 text detector (rapidocr's ONNX model) + the best installed inpainter"
     uses_device = True
 
@@ -89,7 +88,7 @@ class RemoveText(Engine):
         return missing_reason("ppocr-v4-det")
 
     def run(self, picture: Picture, params: RemoveTextParams, ctx: RunContext) -> Picture:  # type: ignore[override]
-        inpainter = best_inpainter()
+        inpainter = best("remove-object")
         ctx.detail(inpainter=inpainter.name)
         size = (picture.width, picture.height)
         if not params.auto_detect:

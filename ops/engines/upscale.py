@@ -39,9 +39,8 @@ class SuperResolution(Engine):
 
     uses_device = True
 
-    def __init__(self, name: str, operations: tuple[str, ...], sources: tuple[WeightsSource, ...], description: str) -> None:
+    def __init__(self, name: str, sources: tuple[WeightsSource, ...], description: str) -> None:
         self.name = name  # type: ignore[misc]
-        self.operations = operations  # type: ignore[misc]
         self.sources = sources
         self.description = description  # type: ignore[misc]
 
@@ -58,7 +57,7 @@ class SuperResolution(Engine):
         from ..runtime.loader import load
         from ..runtime.throughput import estimate_seconds
 
-        scale = int(getattr(params, "scale", 4))
+        scale = ctx.enlargement
         source = self.source()
         assert source is not None, "choose() only picks available engines"
         network = load(source)
@@ -152,12 +151,12 @@ GENERAL_V3 = (
 
 for _engine in (
     SuperResolution(
-        "realesrgan-x4plus", ("enhance",),
+        "realesrgan-x4plus",
         (WeightsSource("RealESRGAN_x4plus"), WeightsSource("realesrgan-x4plus-ncnn", "ncnn")), X4PLUS,
     ),
-    SuperResolution("realesrgan-x2plus", ("enhance",), (WeightsSource("RealESRGAN_x2plus"),), "Real-ESRGAN x2plus"),
+    SuperResolution("realesrgan-x2plus", (WeightsSource("RealESRGAN_x2plus"),), "Real-ESRGAN x2plus"),
     SuperResolution(
-        "realesr-general-x4v3", ("enhance",),
+        "realesr-general-x4v3",
         (
             WeightsSource("realesr-general-x4v3", blend_with="realesr-general-wdn-x4v3", blend=0.5),
             WeightsSource("realesr-general-x4v3"),
@@ -165,11 +164,11 @@ for _engine in (
         GENERAL_V3,
     ),
     SuperResolution(
-        "realesrgan-x4plus-anime-6b", ("enhance-anime",),
+        "realesrgan-x4plus-anime-6b",
         (WeightsSource("RealESRGAN_x4plus_anime_6B"), WeightsSource("realesrgan-x4plus-anime-ncnn", "ncnn")), ANIME6B,
     ),
     SuperResolution(
-        "realesr-animevideov3", ("enhance", "enhance-anime"),
+        "realesr-animevideov3",
         (WeightsSource("realesr-animevideov3"), WeightsSource("realesr-animevideov3-ncnn", "ncnn")), ANIMEVIDEO,
     ),
 ):  # fmt: skip

@@ -1,25 +1,29 @@
-"""The 15 operations of spec 000, one declaration each, in the spec's order."""
+"""The operations, one declaration each: every module here is read and every Operation it
+defines is registered, so adding an operation is adding its declaration (no list to edit).
 
-from .background import BLUR_BACKGROUND, REMOVE_BACKGROUND, REPLACE_BACKGROUND, SMART_CROP
-from .convert import COMPRESS_OPTIMIZE, CONVERT, CROP_RESIZE
-from .restore import DEBLUR, DENOISE, ENHANCE_FACE, RESTORE_OLD_PHOTO
-from .retouch import REMOVE_OBJECT, REMOVE_TEXT
-from .upscale import ENHANCE, ENHANCE_ANIME
+Order: by group (as ``Group`` lists them), then as declared, which keeps the spec's order.
+"""
 
-ALL = (
-    ENHANCE,
-    ENHANCE_ANIME,
-    ENHANCE_FACE,
-    DENOISE,
-    DEBLUR,
-    RESTORE_OLD_PHOTO,
-    REMOVE_BACKGROUND,
-    REPLACE_BACKGROUND,
-    BLUR_BACKGROUND,
-    SMART_CROP,
-    REMOVE_OBJECT,
-    REMOVE_TEXT,
-    COMPRESS_OPTIMIZE,
-    CROP_RESIZE,
-    CONVERT,
-)
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from typing import get_args
+
+from ..operation import Group, Operation
+
+
+def _discover() -> tuple[Operation, ...]:
+    found: dict[str, Operation] = {}
+    for module in pkgutil.iter_modules(__path__):
+        for value in vars(importlib.import_module(f"{__name__}.{module.name}")).values():
+            if isinstance(value, Operation):
+                if value.name in found and found[value.name] is not value:
+                    raise RuntimeError(f"operation {value.name!r} is declared twice")
+                found[value.name] = value
+    groups = list(get_args(Group))
+    by_module = sorted(found.values(), key=lambda op: groups.index(op.group))
+    return tuple(by_module)
+
+
+ALL = _discover()

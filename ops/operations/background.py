@@ -8,7 +8,7 @@ from pydantic import Field
 
 from ..operation import Operation, PerValue
 from ..params import Params, RequiredWhen
-from .fields import HexColour, ImageFormat
+from .fields import HexColour, ImageFormat, ImageKey
 
 SEGMENTATION_ENGINES = ("birefnet-general", "isnet-general-use", "u2netp", "u2net_human_seg")  # people-only model last: chosen, never auto
 
@@ -25,9 +25,7 @@ class ReplaceBackgroundParams(Params):
     )
     background_type: Literal["color", "image", "transparent", "prompt"] = Field(description="What goes behind the subject.")
     background_color: HexColour | None = Field(None, description="Used when background_type is color.")
-    background_image_key: str | None = Field(
-        None, min_length=1, description="Storage key of an uploaded image, used when background_type is image."
-    )
+    background_image_key: ImageKey | None = Field(None, description="Storage key of an uploaded image, used when background_type is image.")
     background_prompt: str | None = Field(
         None, min_length=1, max_length=1000, description="Scene to generate, used when background_type is prompt."
     )
@@ -70,6 +68,7 @@ BLUR_BACKGROUND = Operation(
     engines=SEGMENTATION_ENGINES,
     credits=1,
     sets_format=True,
+    click_selects="subject",
 )
 
 SMART_CROP = Operation(

@@ -6,17 +6,17 @@ from pydantic import Field
 
 from ..operation import Operation
 from ..params import Params, RequiredWhen
-from .fields import DataUrl
+from .fields import MaskDataUrl
 
 
 class RemoveObjectParams(Params):
-    mask_data_url: DataUrl = Field(description="base64 data URL of the mask; white marks what to remove.")
+    mask_data_url: MaskDataUrl = Field(description="base64 data URL of the mask; white marks what to remove.")
 
 
 class RemoveTextParams(Params):
     rules = (RequiredWhen("mask_data_url", when="auto_detect", equals=False),)
     auto_detect: bool = Field(True, description="Find text automatically; when off, mask_data_url is required.")
-    mask_data_url: DataUrl | None = Field(None, description="base64 data URL of the mask (when auto_detect is false).")
+    mask_data_url: MaskDataUrl | None = Field(None, description="base64 data URL of the mask (when auto_detect is false).")
 
 
 INPAINTING_ENGINES = ("big-lama", "pyramid-telea")
@@ -28,6 +28,7 @@ REMOVE_OBJECT = Operation(
     group="Retouch",
     engines=INPAINTING_ENGINES,
     credits=2,
+    click_selects="mask",
 )
 
 REMOVE_TEXT = Operation(
