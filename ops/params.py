@@ -73,10 +73,29 @@ def _show(value: Any) -> str:
 RULE_ERROR = "param_rule"
 
 
+def set_dotted(params: dict[str, Any], path: str, value: Any) -> None:
+    """``set_dotted(p, "resize.width", 640)`` -> ``p["resize"]["width"] = 640`` (how the CLI and
+    the UI name nested parameters)."""
+    *parents, leaf = path.split(".")
+    node = params
+    for part in parents:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ValueError(f"{path!r} nests under {part!r}, which already has a value")
+    node[leaf] = value
+
+
+def _rules_in_schema(schema: dict[str, Any], model: type[BaseModel]) -> None:
+    """The cross-field rules, in words, as part of the JSON schema (docs, UI, OpenAPI read them there)."""
+    rules = getattr(model, "rules", ())
+    if rules:
+        schema["x-rules"] = [rule.describe() for rule in rules]
+
+
 class Params(BaseModel):
     """Base of every parameter model: unknown keys are errors, rules are enforced."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=_rules_in_schema)
     rules: ClassVar[tuple[Rule, ...]] = ()
 
     @model_validator(mode="after")

@@ -46,17 +46,7 @@ class Processed:
             "input_size": list(self.input_size),
             "output_size": [self.encoded.width, self.encoded.height],
             "format": self.encoded.format,
-            "steps": [
-                {
-                    "operation": s.operation,
-                    "engine": s.engine,
-                    "params": s.params,
-                    "seconds": s.seconds,
-                    "warnings": s.warnings,
-                    "details": s.details,
-                }
-                for s in self.result.steps
-            ],
+            "steps": [step.model_dump(mode="json") for step in self.result.steps],
             "warnings": self.warnings,
         }
 

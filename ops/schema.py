@@ -1,22 +1,20 @@
-"""Read parameter models as plain field descriptions: what the CLI, docs and UI widgets need.
+"""Parameter models as plain field descriptions: what the CLI, the docs and the UI's widgets need.
 
-One reader of pydantic's metadata, so a range or enum declared once shows the same everywhere.
+Read from pydantic's own JSON schema (the same document the REST API publishes), so a range, an
+enum or a rule declared once shows the same everywhere.
 """
 
 from __future__ import annotations
 
-import types
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
-
-import annotated_types
-from pydantic.fields import FieldInfo
-from pydantic_core import PydanticUndefined
+from functools import lru_cache
+from typing import Any, Literal
 
 from .params import Params
 
 #: what a parameter is, for every reader: the UI picks its widget from this, the docs its wording
 Kind = Literal["choice", "int", "float", "bool", "text", "colour", "mask", "image", "box", "group"]
+TYPES: dict[str, Kind] = {"integer": "int", "number": "float", "boolean": "bool", "string": "text"}
 
 
 @dataclass(frozen=True)
@@ -40,79 +38,47 @@ class FieldSpec:
             return f"{self.kind} {_num(self.minimum)}–{_num(self.maximum)}"
         if self.kind in ("int", "float") and self.minimum is not None:
             return f"{self.kind} {'>' if self.exclusive_minimum else '>='} {_num(self.minimum)}"
-        return {"box": "[x, y, w, h]", "colour": "#RRGGBB", "group": "object", "mask": "mask (PNG data URL)", "image": "image (storage key)"}.get(
-            self.kind, self.kind
-        )
+        words = {"box": "[x, y, w, h]", "colour": "#RRGGBB", "group": "object", "mask": "mask (PNG data URL)", "image": "image (storage key)"}
+        return words.get(self.kind, self.kind)
 
 
 def fields_of(model: type[Params]) -> list[FieldSpec]:
-    return [_spec(name, info) for name, info in model.model_fields.items()]
+    return list(_fields(_schema(model)))
 
 
 def rules_of(model: type[Params]) -> tuple[str, ...]:
-    return tuple(rule.describe() for rule in model.rules)
+    return tuple(_schema(model).get("x-rules", ()))
 
 
-def _spec(name: str, info: FieldInfo) -> FieldSpec:
-    annotation, metadata, description = _unwrap(info.annotation)
-    metadata = list(info.metadata) + metadata
-    declared = _declared_kind(info, metadata)
-    default = None if info.default is PydanticUndefined else info.default
-    common = dict(name=name, required=info.is_required(), default=default, description=info.description or description)
-    if isinstance(annotation, type) and issubclass(annotation, Params):
-        return FieldSpec(kind="group", children=tuple(fields_of(annotation)), rules=rules_of(annotation), **common)
-    if get_origin(annotation) is Literal:
-        return FieldSpec(kind="choice", choices=get_args(annotation), **common)
-    if get_origin(annotation) is tuple:
+@lru_cache(maxsize=None)
+def _schema(model: type[Params]) -> dict[str, Any]:
+    return model.model_json_schema()
+
+
+def _fields(schema: dict[str, Any], defs: dict[str, Any] | None = None) -> tuple[FieldSpec, ...]:
+    defs = schema.get("$defs", {}) if defs is None else defs
+    required = set(schema.get("required", ()))
+    return tuple(_spec(name, prop, name in required, defs) for name, prop in schema.get("properties", {}).items())
+
+
+def _spec(name: str, prop: dict[str, Any], required: bool, defs: dict[str, Any]) -> FieldSpec:
+    options = [o for o in prop.get("anyOf", [prop]) if o.get("type") != "null"]  # Optional[X]: X
+    value = {**options[0], **{k: v for k, v in prop.items() if k != "anyOf"}}
+    common = dict(name=name, required=required, default=value.get("default"), description=value.get("description", ""))
+    if "$ref" in value:
+        nested = defs[value["$ref"].rsplit("/", 1)[1]]
+        return FieldSpec(kind="group", children=_fields(nested, defs), rules=tuple(nested.get("x-rules", ())), **common)
+    if "enum" in value:
+        return FieldSpec(kind="choice", choices=tuple(value["enum"]), **common)
+    if value.get("type") == "array":
         return FieldSpec(kind="box", **common)
-    pattern = next((m.pattern for m in metadata if getattr(m, "pattern", None)), "")
-    kinds: dict[Any, Kind] = {bool: "bool", int: "int", float: "float"}
-    kind = declared or kinds.get(annotation) or ("colour" if pattern.startswith("^#") else "text")
-    return FieldSpec(kind=kind, **_bounds(metadata), **common)
-
-
-def _declared_kind(info: FieldInfo, metadata: list[Any]) -> Kind | None:
-    """A kind the declaration states (``json_schema_extra={"kind": ...}``), e.g. mask or image."""
-    for extra in [info.json_schema_extra, *(getattr(m, "json_schema_extra", None) for m in metadata)]:
-        if isinstance(extra, dict) and extra.get("kind"):
-            return extra["kind"]  # type: ignore[return-value]
-    return None
-
-
-def _unwrap(annotation: Any) -> tuple[Any, list[Any], str]:
-    """Strip Optional and Annotated layers, collecting their constraints and description."""
-    annotation = _strip_optional(annotation)
-    metadata: list[Any] = []
-    description = ""
-    while get_origin(annotation) is Annotated:
-        annotation, *extra = get_args(annotation)
-        for item in extra:
-            if isinstance(item, FieldInfo):
-                metadata += [*item.metadata, item]  # the FieldInfo itself carries json_schema_extra
-                description = description or item.description or ""
-            else:
-                metadata.append(item)
-    return annotation, metadata, description
-
-
-def _strip_optional(annotation: Any) -> Any:
-    if get_origin(annotation) in (Union, types.UnionType):
-        args = [a for a in get_args(annotation) if a is not type(None)]
-        if len(args) == 1:
-            return args[0]
-    return annotation
-
-
-def _bounds(metadata: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for m in metadata:
-        if isinstance(m, annotated_types.Ge):
-            out["minimum"] = m.ge
-        elif isinstance(m, annotated_types.Gt):
-            out["minimum"], out["exclusive_minimum"] = m.gt, True
-        elif isinstance(m, annotated_types.Le):
-            out["maximum"] = m.le
-    return out
+    kind: Kind = value.get("kind") or ("colour" if value.get("pattern", "").startswith("^#") else TYPES.get(value.get("type", ""), "text"))
+    bounds = {"maximum": value.get("maximum")}
+    if "exclusiveMinimum" in value:
+        bounds |= {"minimum": value["exclusiveMinimum"], "exclusive_minimum": True}
+    elif "minimum" in value:
+        bounds |= {"minimum": value["minimum"]}
+    return FieldSpec(kind=kind, **bounds, **common)
 
 
 def _num(value: float) -> str:

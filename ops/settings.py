@@ -34,7 +34,7 @@ class Settings(BaseSettings):
     checkpoints: Path | None = Field(None, description="A folder searched for weights before the repository's checkpoints/ (and where fetch installs).")
     device: Literal["auto", "cpu"] = Field("auto", description="auto: CUDA when present, else the CPU; cpu: never use a GPU.")
     fp16: bool = Field(True, description="fp16 on CUDA for networks that support it.")
-    max_loaded_models: int = Field(2, ge=1, description="Networks kept loaded at once (least recently used is unloaded).")
+    max_loaded_networks: int = Field(2, ge=1, description="Networks kept loaded at once (least recently used is unloaded).")
     max_network_bytes: int | None = Field(
         None, ge=1 << 20, description="Memory the loaded networks may take together, RAM or VRAM (default: a quarter of it)."
     )
@@ -69,7 +69,7 @@ class Settings(BaseSettings):
     )
     ssrf_allow: str = Field("", description="Comma-separated host:port pairs exempt from the SSRF guard (tests only).")
     ui_login: Literal["auto", "on", "off"] = Field("auto", description="Web UI login: auto = on when the app is public (a Space, or not on loopback).")
-    operators: str = Field("", description="Comma-separated emails allowed to install models from the web UI (login on).")
+    operators: str = Field("", description="Comma-separated emails allowed to install weights from the web UI (login on).")
 
     @field_validator("failed_logins", "ui_allowance")
     @classmethod

@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ops import chain
 from ops.errors import EngineUnavailableError, StudioError
+from ops.imageio.writer import FORMAT_ALIASES
 from ops.presets import ALIASES
 from ops.registry import MODELS, get_model
 
@@ -30,7 +31,7 @@ from .state import Studio, studio
 router = APIRouter(
     tags=["spec 002: photo enhancer"], dependencies=[Security(APIKEY)], responses=error_responses(HitpawErrorBody, HITPAW_STATUSES) | ok_response()
 )
-EXTENSIONS = {".jpg": "jpeg", ".jpeg": "jpeg", ".png": "png", ".webp": "webp"}
+EXTENSIONS = {f".{name}": fmt for name, fmt in FORMAT_ALIASES.items()}  # spec 002's ".jpg" etc.
 STATUS = {"queued": "CONVERTING", "processing": "CONVERTING", "completed": "COMPLETED", "failed": "ERROR"}
 #: a failed job's reason (JobService codes) as spec 002's numeric error code
 FAILURE_CODES = {"invalid_url": 100400001, "input_too_large": 110400009, "image_too_large": 110400009, "target_too_large": 110400010}

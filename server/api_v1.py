@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
 from ops import chain
+from ops.chain import StepRecord
 from ops.errors import BusyError, StudioError
 from ops.imageio import decode
 from ops.imageio.writer import FORMAT_ALIASES
@@ -19,7 +20,7 @@ from ops.settings import get_settings
 from .db import Job
 from .errors import ApiError, v1_refusal
 from .openapi import BEARER, V1_STATUSES, V1Error, error_responses, ok_response
-from .schemas import AccountResponse, JobCreate, JobList, JobResponse, StepReport, UploadResponse, iso
+from .schemas import AccountResponse, JobCreate, JobList, JobResponse, UploadResponse, iso
 from .service import Caller, Price, Refusal
 from .state import Studio, studio
 from .storage import NotFound
@@ -142,7 +143,7 @@ def account(request: Request, app: Studio = Depends(studio)) -> AccountResponse:
 
 def to_response(app: Studio, request: Request, job: Job) -> JobResponse:
     result = job.result or {}
-    steps = [StepReport(**{k: s.get(k) for k in StepReport.model_fields if k in s}) for s in result.get("steps", [])]
+    steps = [StepRecord.model_validate(step) for step in result.get("steps", [])]
     return JobResponse(
         id=job.id,
         status=job.status,  # type: ignore[arg-type]

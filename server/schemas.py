@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ops.chain import StepRequest
+from ops.chain import StepRecord, StepRequest
 
 JobStatus = Literal["queued", "processing", "completed", "failed"]
 
@@ -45,15 +45,6 @@ class JobCreate(BaseModel):
     output: OutputRequest = Field(default_factory=OutputRequest)
 
 
-class StepReport(BaseModel):
-    operation: str
-    engine: str
-    params: dict[str, Any]
-    seconds: float
-    warnings: list[str]
-    details: dict[str, Any] = {}
-
-
 class JobResponse(BaseModel):
     id: str
     status: JobStatus
@@ -68,7 +59,7 @@ class JobResponse(BaseModel):
     operations: list[dict[str, Any]]
     engines: list[str] = Field(description="engine that ran each step, once completed")
     warnings: list[str]
-    steps: list[StepReport]
+    steps: list[StepRecord]
     download_url: str | None = Field(description="signed link to the result, valid 24 h")
 
 

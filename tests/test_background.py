@@ -14,7 +14,7 @@ import torch
 from PIL import Image, ImageDraw, ImageFont
 
 from ops import chain
-from ops.engines.faces import detect_faces
+from ops.engines.faces import detect_faces, find_faces
 from ops.engines.text import detect_text
 from ops.errors import EngineUnavailableError, InputError, ParamValidationError
 from ops.imageio import Picture, read_image
@@ -99,6 +99,10 @@ def test_smart_crop_uses_yunet_when_installed(portrait: Picture, tmp_path: Path,
     faces, detector = detect_faces(portrait.pixels)
     assert detector == "yunet" and len(faces) == 1
     assert run(portrait, "smart-crop", aspect_ratio="9:16").steps[0].details["face_detector"] == "yunet"
+    (face,), _ = find_faces(portrait.pixels)  # five landmarks inside the box, eyes above the mouth
+    x0, y0, x1, y1 = face.box
+    assert face.landmarks.shape == (5, 2) and ((face.landmarks >= (x0, y0)) & (face.landmarks <= (x1, y1))).all()
+    assert face.landmarks[:2, 1].max() < face.landmarks[3:, 1].min()
 
 
 def test_remove_object_fills_only_the_painted_region(tmp_path: Path) -> None:
@@ -157,11 +161,11 @@ def test_lama_through_spandrel_with_random_weights(tmp_path: Path, monkeypatch: 
     state = {f"generator.{k[len('model.'):]}" if k.startswith("model.") else k: v for k, v in LaMa(in_nc=4, out_nc=3).state_dict().items()}
     path = tmp_path / "big-lama.pt"
     torch.save(state, path)
-    models = dict(manifest.load())
-    models["big-lama"] = models["big-lama"].model_copy(
+    entries = dict(manifest.load())
+    entries["big-lama"] = entries["big-lama"].model_copy(
         update={"files": (WeightFile(file="big-lama.pt", sha256=hashlib.sha256(path.read_bytes()).hexdigest(), size=path.stat().st_size),)}
     )
-    monkeypatch.setattr(manifest, "load", lambda path=None: models)
+    monkeypatch.setattr(manifest, "load", lambda path=None: entries)
     monkeypatch.setenv("STUDIO_CHECKPOINTS", str(tmp_path))
     NETWORKS.unload()
     picture = Picture(np.asarray(Image.open(EXAMPLES / "cat.jpg").convert("RGB"))[:96, :128].copy())

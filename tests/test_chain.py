@@ -65,7 +65,7 @@ class MissingWeights(Engine):
     operations = ("convert",)
 
     def unavailable_reason(self) -> str | None:
-        return "weights missing: run python -m ops models fetch needs-weights"
+        return "weights missing: run python -m ops weights fetch needs-weights"
 
     def run(self, picture: Picture, params: ConvertParams, ctx: RunContext) -> Picture:  # type: ignore[override]
         raise AssertionError("must not run")
@@ -87,5 +87,5 @@ def test_auto_never_falls_back_silently(monkeypatch: pytest.MonkeyPatch) -> None
     choice = choose(fake_operation("needs-weights", "pillow-codecs"))
     assert choice.engine.name == "pillow-codecs"
     assert "weights missing" in choice.warnings[0] and "needs-weights" in choice.warnings[0]
-    with pytest.raises(EngineUnavailableError, match="python -m ops models fetch needs-weights"):
+    with pytest.raises(EngineUnavailableError, match="python -m ops weights fetch needs-weights"):
         choose(fake_operation("needs-weights", "pillow-codecs"), "needs-weights")

@@ -69,5 +69,5 @@ def test_without_the_model_the_prompt_fails_clearly_before_any_work(tmp_path: Pa
     monkeypatch.setenv("STUDIO_CHECKPOINTS", str(tmp_path))
     NETWORKS.unload()
     steps = chain.plan([{"type": "replace-background", "params": {"background_type": "prompt", "background_prompt": "a beach"}}])
-    with pytest.raises(EngineUnavailableError, match="python -m ops models fetch sd-inpainting"):
+    with pytest.raises(EngineUnavailableError, match="python -m ops weights fetch sd-inpainting"):
         chain.run(read_image(EXAMPLES / "portrait.jpg"), steps)

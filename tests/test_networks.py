@@ -15,7 +15,7 @@ from tests.conftest import EXAMPLES
 
 
 def test_a_budget_of_one_keeps_one_network_across_every_kind(limits: pytest.MonkeyPatch) -> None:
-    limits.setenv("STUDIO_MAX_LOADED_MODELS", "1")
+    limits.setenv("STUDIO_MAX_LOADED_NETWORKS", "1")
     NETWORKS.unload()
     picture = Picture(np.asarray(Image.open(EXAMPLES / "cat.jpg").convert("RGB"))[:64, :96].copy())
     mask = np.zeros((64, 96), bool)

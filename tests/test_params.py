@@ -204,8 +204,27 @@ def test_costs_free_operations_and_scaled_enhance() -> None:
 
 
 def test_operations_without_engines_yet_raise_a_typed_error() -> None:
-    with pytest.raises(EngineNotImplementedError, match="enhance-face is not available in this release yet"):
-        chain.plan([{"type": "enhance-face"}])
+    from ops.engines import choose
+    from ops.operation import Operation
+    from ops.params import Params
+
+    planned = Operation(name="future-op", summary="s", params=Params, group="Retouch", engines=("not-built-yet",))
+    with pytest.raises(EngineNotImplementedError, match="future-op is not available in this release yet"):
+        choose(planned)
+
+
+def test_an_engine_that_cannot_run_says_why_and_auto_falls_back_with_a_warning(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ops.engines import ENGINES, choose
+    from ops.errors import EngineUnavailableError
+    from ops.registry import get_operation
+
+    enhance = get_operation("enhance")
+    best, second = (ENGINES[name] for name in enhance.engines[:2])
+    monkeypatch.setattr(type(best), "unavailable_reason", lambda self: "weights missing" if self is best else None)
+    choice = choose(enhance)
+    assert choice.engine is not best and "better engines cannot run here: realesrgan-x4plus (weights missing)" in choice.warnings[0]
+    with pytest.raises(EngineUnavailableError, match="weights missing"):
+        choose(enhance, "realesrgan-x4plus")
 
 
 def test_unknown_engine_is_a_parameter_error() -> None:

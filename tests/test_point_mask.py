@@ -34,10 +34,10 @@ def test_segment_anything_with_random_weights(tmp_path: Path, monkeypatch: pytes
     torch.manual_seed(0)
     path = tmp_path / "sam_vit_b_01ec64.pth"
     torch.save(sam_model_registry["vit_b"]().state_dict(), path)
-    models = dict(manifest.load())
+    entries = dict(manifest.load())
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    models["sam-vit-b"] = models["sam-vit-b"].model_copy(update={"files": (WeightFile(file=path.name, sha256=digest, size=path.stat().st_size),)})
-    monkeypatch.setattr(manifest, "load", lambda path=None: models)
+    entries["sam-vit-b"] = entries["sam-vit-b"].model_copy(update={"files": (WeightFile(file=path.name, sha256=digest, size=path.stat().st_size),)})
+    monkeypatch.setattr(manifest, "load", lambda path=None: entries)
     monkeypatch.setenv("STUDIO_CHECKPOINTS", str(tmp_path))
     NETWORKS.unload()
     picture = read_image(EXAMPLES / "cat.jpg")

@@ -28,7 +28,7 @@ def photo_crop(top: int, left: int, height: int, width: int, name: str = "cat.jp
 
 
 def ncnn_files(model: str) -> tuple:
-    paths = require(entry(model))  # fails with "run python -m ops models fetch ..." when missing
+    paths = require(entry(model))  # fails with "run python -m ops weights fetch ..." when missing
     return next(p for p in paths.values() if p.suffix == ".param"), next(p for p in paths.values() if p.suffix == ".bin")
 
 
@@ -143,8 +143,8 @@ def test_cli_enhance_writes_a_4x_image_and_names_the_engine(tmp_path) -> None:
     assert decode((tmp_path / "big.png").read_bytes()).width == 128
 
 
-def test_models_listing_shows_installed_registry_weights() -> None:
-    result = run_cli("models")
+def test_weights_listing_shows_installed_registry_weights() -> None:
+    result = run_cli("weights")
     assert result.returncode == 0
     line = next(l for l in result.stdout.splitlines() if l.startswith("realesrgan-x4plus-ncnn"))
     assert " yes " in line and "33.5 MB" in line and "BSD-3-Clause" in line
@@ -175,7 +175,7 @@ def test_out_of_memory_halves_the_tile_and_retries() -> None:
 def test_loaded_networks_are_cached_with_a_bound(limits) -> None:
     from ops.runtime.manager import NETWORKS
 
-    limits.setenv("STUDIO_MAX_LOADED_MODELS", "1")
+    limits.setenv("STUDIO_MAX_LOADED_NETWORKS", "1")
     NETWORKS.unload()
     first = load(WeightsSource("realesr-animevideov3-ncnn", "ncnn"))
     assert load(WeightsSource("realesr-animevideov3-ncnn", "ncnn")) is first

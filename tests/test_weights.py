@@ -16,7 +16,7 @@ from ops import chain
 from ops.imageio import Picture
 from ops.runtime import loader
 from ops.runtime.manager import NETWORKS
-from ops.weights import FetchError, MissingWeightsError, ModelEntry, WeightFile, WeightsSource, fetch, manifest, require
+from ops.weights import FetchError, MissingWeightsError, Weights, WeightFile, WeightsSource, fetch, manifest, require
 
 
 def rrdb_state(blocks: int, scale: int, in_channels: int = 3) -> dict[str, torch.Tensor]:
@@ -62,19 +62,19 @@ OFFICIAL = {
 
 
 @pytest.fixture
-def random_official(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, ModelEntry]]:
+def random_official(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Weights]]:
     """Random-weight .pth files of the official architectures, in a checkpoint folder with their own manifest."""
-    models = dict(manifest.load())
+    entries = dict(manifest.load())
     for name, make in OFFICIAL.items():
         path = tmp_path / f"{name}.pth"
         torch.save({"params_ema": make()}, path)
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
         files = (WeightFile(file=path.name, sha256=digest, size=path.stat().st_size),)
-        models[name] = models[name].model_copy(update={"files": files})
+        entries[name] = entries[name].model_copy(update={"files": files})
     monkeypatch.setenv("STUDIO_CHECKPOINTS", str(tmp_path))
-    monkeypatch.setattr(manifest, "load", lambda path=None: models)
+    monkeypatch.setattr(manifest, "load", lambda path=None: entries)
     NETWORKS.unload()
-    yield models
+    yield entries
     NETWORKS.unload()
 
 
@@ -110,7 +110,7 @@ def test_general_v3_blends_with_its_denoise_companion(random_official) -> None:
 
 def test_damaged_weights_are_refused_with_the_fix(random_official, tmp_path: Path) -> None:
     (tmp_path / "RealESRGAN_x4plus.pth").write_bytes(b"x" * (tmp_path / "RealESRGAN_x4plus.pth").stat().st_size)
-    with pytest.raises(MissingWeightsError, match="python -m ops models fetch RealESRGAN_x4plus"):
+    with pytest.raises(MissingWeightsError, match="python -m ops weights fetch RealESRGAN_x4plus"):
         require(random_official["RealESRGAN_x4plus"])
 
 
@@ -119,7 +119,7 @@ def test_missing_weights_name_the_fetch_command(monkeypatch: pytest.MonkeyPatch,
 
     monkeypatch.setattr(store, "DEFAULT_FOLDER", tmp_path / "empty")
     monkeypatch.setenv("STUDIO_CHECKPOINTS", str(tmp_path / "nothing"))
-    with pytest.raises(Exception, match="python -m ops models fetch realesrgan-x4plus-ncnn"):
+    with pytest.raises(Exception, match="python -m ops weights fetch realesrgan-x4plus-ncnn"):
         chain.plan([{"type": "enhance", "params": {"scale": 4}, "engine": "realesrgan-x4plus"}])
 
 
@@ -149,9 +149,9 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     httpd.shutdown()
 
 
-def url_model(base: str, data: bytes, sha256: str | None, md5: str | None = None) -> ModelEntry:
+def url_model(base: str, data: bytes, sha256: str | None, md5: str | None = None) -> Weights:
     weight = WeightFile.model_construct(file="w.pth", sha256=sha256, md5=md5, size=len(data), member=None, url=f"{base}/w.pth")
-    return ModelEntry(name="test-model", title="t", license="MIT", files=(weight,))
+    return Weights(name="test-model", title="t", license="MIT", files=(weight,))
 
 
 def test_md5_only_weights_are_checked_by_md5_and_size_then_by_the_recorded_sha256(server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

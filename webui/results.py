@@ -12,6 +12,7 @@ from PIL import Image, ImageOps
 
 from ops.chain import PlannedStep
 from ops.errors import StudioError
+from ops.imageio.writer import FORMAT_ALIASES
 from ops.pipeline import OutputOptions, Processed, process
 
 from .access import Admission
@@ -30,7 +31,7 @@ def run_job(
         raise gr.Error("Upload an image first.")
     try:
         steps = plan()
-        options = OutputOptions(format={"jpg": "jpeg"}.get(fmt, fmt) if fmt and fmt != "auto" else None)
+        options = OutputOptions(format=FORMAT_ALIASES.get(fmt or ""))  # "auto": the chain's or the input's format
         report = (lambda fraction, message: progress(fraction, desc=message)) if progress else None
         with admit(steps):
             try:

@@ -3,7 +3,7 @@
 With login off the app is a single-owner local tool: no handler here can mint keys or install
 models (a Gradio handler is public by ``fn_index`` whatever its visibility), so the tab shows
 the commands that do it instead. With login on, everything goes through the service layer for
-the signed-in account, and installing models is for operators.
+the signed-in account, and installing weights is for operators.
 """
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ from ops.weights import fetch, installed, load
 
 from .access import Access, refusals_as_errors
 
-LOCAL_TOOLS = """Running locally without login: accounts, API keys and models are managed from the command line.
+LOCAL_TOOLS = """Running locally without login: accounts, API keys and weights are managed from the command line.
 
 ```bash
 python -m server add-user me@example.com --tier pro --credits 100   # an account for the REST API
 python -m server add-key me@example.com                            # its API key, printed once
-python -m ops models                                               # installed models
-python -m ops models fetch NAME                                    # install one
+python -m ops weights                                              # installed weights
+python -m ops weights fetch NAME                                   # install them
 ```
 
 Anyone who can reach a public app could use these, so a public deployment (a Space, or any
@@ -31,8 +31,8 @@ address beyond loopback) runs with login on: `STUDIO_UI_LOGIN=on`."""
 
 
 def settings_tab(access: Access, demo: gr.Blocks) -> None:
-    gr.Markdown("### Models")
-    gr.Dataframe(headers=["model", "installed", "size", "license"], interactive=False, value=_models)
+    gr.Markdown("### Weights")
+    gr.Dataframe(headers=["weights", "installed", "size", "license"], interactive=False, value=_weights)
     if not access.login:
         gr.Markdown(LOCAL_TOOLS)
         return
@@ -66,7 +66,7 @@ def settings_tab(access: Access, demo: gr.Blocks) -> None:
 
     def install(name: str | None, request: gr.Request, progress: gr.Progress = gr.Progress()) -> str:
         if not service.is_operator(access.caller(request)):
-            raise gr.Error("Installing models is for operators (STUDIO_OPERATORS); ask yours, or run python -m ops models fetch NAME on the server.")
+            raise gr.Error("Installing weights is for operators (STUDIO_OPERATORS); ask yours, or run python -m ops weights fetch NAME on the server.")
         return _fetch(name, progress)
 
     gr.Markdown("### Account")
@@ -80,9 +80,9 @@ def settings_tab(access: Access, demo: gr.Blocks) -> None:
         which = gr.Dropdown(label="Revoke key", choices=[], scale=3)
         drop = gr.Button("Revoke", variant="stop", scale=1)
     refresh = gr.Button("Refresh", size="sm")
-    with gr.Accordion("Install a model (operators)", open=False):
+    with gr.Accordion("Install weights (operators)", open=False):
         with gr.Row():
-            wanted = gr.Dropdown(choices=list(load()), label="Model", scale=3)
+            wanted = gr.Dropdown(choices=list(load()), label="Weights", scale=3)
             get = gr.Button("Fetch (needs network for URL sources)", scale=1)
         fetched = gr.Markdown()
 
@@ -94,13 +94,13 @@ def settings_tab(access: Access, demo: gr.Blocks) -> None:
     get.click(install, wanted, fetched, api_visibility="private", concurrency_id="free")
 
 
-def _models() -> list[list[Any]]:
-    return [[m.name, "yes" if installed(m) else "no", m.size_text, m.license] for m in load().values()]
+def _weights() -> list[list[Any]]:
+    return [[w.name, "yes" if installed(w) else "no", w.size_text, w.license] for w in load().values()]
 
 
 def _fetch(name: str | None, progress: gr.Progress) -> str:
     if not name or name not in load():
-        raise gr.Error("Choose a model to install.")
+        raise gr.Error("Choose the weights to install.")
     lines: list[str] = []
     try:
         fetch(load()[name], lambda message: (lines.append(message), progress(0.5, desc=message)))

@@ -42,7 +42,7 @@ def availability(op: Operation) -> str | None:
     if any(reason is None for _, reason in status):
         return None
     lines = [f"- `{name}`: {reason}" for name, reason in status]
-    return "⚠️ **This operation cannot run here yet.**\n" + "\n".join(lines) + "\n\nAn operator installs weights with `python -m ops models fetch NAME`."
+    return "⚠️ **This operation cannot run here yet.**\n" + "\n".join(lines) + "\n\nAn operator installs weights with `python -m ops weights fetch NAME`."
 
 
 def name_api_parameters(fn: Any, names: list[str]) -> None:

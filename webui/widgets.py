@@ -7,7 +7,7 @@ from typing import Any
 
 import gradio as gr
 
-from ops.params import Params
+from ops.params import Params, set_dotted
 from ops.schema import FieldSpec, fields_of
 
 @dataclass(frozen=True)
@@ -74,11 +74,7 @@ def to_params(widgets: list[Widget], values: tuple[Any, ...]) -> dict[str, Any]:
         group = widget.path.rpartition(".")[0]
         if value is None or (group and group not in touched):
             continue
-        *parents, leaf = widget.path.split(".")
-        node = params
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = value
+        set_dotted(params, widget.path, value)
     return params
 
 

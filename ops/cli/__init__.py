@@ -15,11 +15,12 @@ from tqdm import tqdm
 from .. import chain
 from ..errors import InputError, StudioError
 from ..imageio import format_from_name
+from ..params import set_dotted
 from ..pipeline import OutputOptions, process
 from ..registry import MODELS, OPERATIONS
 from ..schema import fields_of
 from ..settings import get_settings, markdown_table
-from . import listing, models
+from . import listing, weights
 from .inputs import Job, OutputNamer, collect
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -33,8 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in (None, "list"):
         print(listing.markdown() if getattr(args, "markdown", False) else listing.text())
         return EXIT_OK
-    if args.command == "models":
-        return models.run(args)
+    if args.command == "weights":
+        return weights.run(args)
     if args.command == "settings":
         print(markdown_table())
         return EXIT_OK
@@ -55,7 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     listed = commands.add_parser("list", help="show every operation and model name with its parameters")
     listed.add_argument("--markdown", action="store_true", help="print Markdown tables (as in the README)")
-    models.add_parser(commands)
+    weights.add_parser(commands)
     commands.add_parser("settings", help="every STUDIO_* setting with its default (Markdown, as in the README)")
     for op in OPERATIONS.values():
         sub = commands.add_parser(op.name, help=op.summary, description=_describe(op.params, op.summary))
@@ -106,13 +107,10 @@ def parse_params(pairs: list[str]) -> dict[str, Any]:
             value = json.loads(raw)
         except json.JSONDecodeError:
             value = raw
-        *parents, leaf = key.split(".")
-        node = params
-        for part in parents:
-            node = node.setdefault(part, {})
-            if not isinstance(node, dict):
-                raise ValueError(f"--param {pair!r} nests under a key that already has a value")
-        node[leaf] = value
+        try:
+            set_dotted(params, key, value)
+        except ValueError as exc:
+            raise ValueError(f"--param {pair!r}: {exc}") from None
     return params
 
 

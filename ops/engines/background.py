@@ -7,13 +7,13 @@ import numpy as np
 
 from ..imageio import Picture, decode
 from ..imageio.pixels import flatten_alpha
+from ..imageio.writer import FORMAT_ALIASES
 from ..masks import decontaminate
 from ..operations.background import BlurBackgroundParams, RemoveBackgroundParams, ReplaceBackgroundParams
 from .base import RunContext
 from .generate import generate_background, pipeline
 from .segment import COMPOSERS, PREPARE
 
-FORMATS = {"png": "png", "jpg": "jpeg"}
 
 
 def _float(picture: Picture) -> tuple[np.ndarray, float]:
@@ -41,7 +41,7 @@ def _cutout(picture: Picture, alpha: np.ndarray) -> tuple[np.ndarray, np.ndarray
 def remove_background(picture: Picture, alpha: np.ndarray, params: RemoveBackgroundParams, ctx: RunContext) -> Picture:
     foreground, alpha, top = _cutout(picture, alpha)
     pixels = _pack(foreground, alpha, top, picture.pixels.dtype)
-    fmt = FORMATS[params.output_format]
+    fmt = FORMAT_ALIASES[params.output_format]
     if fmt == "jpeg":
         pixels = flatten_alpha(pixels)
         ctx.warn("jpg output: the cut-out is flattened onto white")
@@ -91,7 +91,7 @@ def blur_background(picture: Picture, alpha: np.ndarray, params: BlurBackgroundP
     pixels = _pack(result, None, top, picture.pixels.dtype)
     if picture.has_alpha:
         pixels = np.concatenate([pixels, picture.pixels[..., -1:]], axis=2)
-    fmt = FORMATS[params.output_format]
+    fmt = FORMAT_ALIASES[params.output_format]
     return picture.with_pixels(flatten_alpha(pixels) if fmt == "jpeg" else pixels).with_changes(target_format=fmt)
 
 

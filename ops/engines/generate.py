@@ -13,19 +13,19 @@ from ..weights import entry
 from ..weights.store import find_folder
 from .base import RunContext
 
-MODEL = "sd-inpainting"
+WEIGHTS = "sd-inpainting"
 WORKING_SIDE = 512  # SD 1.5 was trained at 512 px
 STEPS = 25
 
 
 def pipeline() -> Any:
-    folder = find_folder(entry(MODEL))
+    folder = find_folder(entry(WEIGHTS))
     if folder is None:
         raise EngineUnavailableError(
             f"background_type prompt needs the Stable Diffusion inpainting model: run "
-            f"`python -m ops models fetch {MODEL}` ({entry(MODEL).size_hint}, needs network)"
+            f"`python -m ops weights fetch {WEIGHTS}` ({entry(WEIGHTS).size_hint}, needs network)"
         )
-    return network(f"diffusers:{MODEL}", lambda: _load(folder))
+    return network(f"diffusers:{WEIGHTS}", lambda: _load(folder))
 
 
 def _load(folder: Any) -> Any:
@@ -62,5 +62,5 @@ def generate_background(rgb: np.ndarray, alpha: np.ndarray, prompt: str, ctx: Ru
 
     result = pipe(prompt=prompt, image=image, mask_image=mask, height=size[1], width=size[0], num_inference_steps=STEPS,
                   output_type="np", callback_on_step_end=step).images[0]  # fmt: skip
-    ctx.detail(generator=MODEL, generator_steps=STEPS, generator_size=list(size))
+    ctx.detail(generator=WEIGHTS, generator_steps=STEPS, generator_size=list(size))
     return np.clip(cv2.resize(result.astype(np.float32), (width, height), interpolation=cv2.INTER_LANCZOS4), 0.0, 1.0)

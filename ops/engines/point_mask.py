@@ -15,7 +15,7 @@ from ..weights import entry, installed, require
 from .base import RunContext
 from .choice import best
 
-MODEL = "sam-vit-b"
+WEIGHTS = "sam-vit-b"
 
 
 def point_to_mask(picture: Picture, x: int, y: int) -> tuple[np.ndarray, str]:
@@ -28,21 +28,21 @@ def point_to_mask(picture: Picture, x: int, y: int) -> tuple[np.ndarray, str]:
 
 def _select(picture: Picture, x: int, y: int) -> tuple[np.ndarray, str]:
     eight = to_8bit(picture.rgb)
-    if installed(entry(MODEL)):
-        return _sam(eight, x, y), MODEL
+    if installed(entry(WEIGHTS)):
+        return _sam(eight, x, y), WEIGHTS
     alpha = best("remove-background").alpha(picture, RunContext())
     labels = cv2.connectedComponents((alpha > 0.5).astype(np.uint8))[1]
     if labels[y, x] == 0:
         raise InputError(
-            "no subject at that point: without Segment Anything (python -m ops models fetch sam-vit-b) "
+            "no subject at that point: without Segment Anything (python -m ops weights fetch sam-vit-b) "
             "a click can only select the main subject"
         )
     return labels == labels[y, x], "salient-object"
 
 
 def _sam(rgb: np.ndarray, x: int, y: int) -> np.ndarray:
-    path = next(iter(require(entry(MODEL)).values()))
-    predictor = network(MODEL, lambda: _load(path))
+    path = next(iter(require(entry(WEIGHTS)).values()))
+    predictor = network(WEIGHTS, lambda: _load(path))
     predictor.set_image(rgb)
     masks, scores, _ = predictor.predict(point_coords=np.array([[x, y]]), point_labels=np.array([1]), multimask_output=True)
     return masks[int(np.argmax(scores))].astype(bool)

@@ -35,22 +35,22 @@ PREPARE: dict[type[Params], Callable[[Any], None]] = {}
 
 
 class Segmenter(Engine):
-    """A rembg model; ``model`` is both the manifest name and rembg's session name."""
+    """A rembg network; ``weights`` is both its manifest name and rembg's session name."""
 
     uses_device = True
 
-    def __init__(self, model: str, description: str, input_side: int) -> None:
-        self.name = model  # type: ignore[misc]
-        self.model = model
+    def __init__(self, weights: str, description: str, input_side: int) -> None:
+        self.name = weights  # type: ignore[misc]
+        self.weights = weights
         self.input_side = input_side  # the network's own input size: rembg resizes to it anyway
         self.description = description  # type: ignore[misc]
 
     def unavailable_reason(self) -> str | None:
-        return missing_reason(self.model)
+        return missing_reason(self.weights)
 
     def session(self) -> BaseSession:
-        path = next(iter(require(entry(self.model)).values()))
-        return network(f"rembg:{self.model}", lambda: rembg_session(self.model, path), file_bytes(path))
+        path = next(iter(require(entry(self.weights)).values()))
+        return network(f"rembg:{self.weights}", lambda: rembg_session(self.weights, path), file_bytes(path))
 
     def alpha(self, picture: Picture, ctx: RunContext) -> np.ndarray:
         """float32 HxW matte in [0, 1] at the picture's full resolution."""
@@ -58,7 +58,7 @@ class Segmenter(Engine):
 
         rgb = picture.rgb
         small = _preview(rgb, self.input_side)
-        ctx.report(0.1, f"segmenting with {self.model}")
+        ctx.report(0.1, f"segmenting with {self.weights}")
         matte = np.asarray(self.session().predict(Image.fromarray(small))[0], np.float32) / 255.0
         ctx.report(0.6, "refining edges")
         return refine(rgb, matte)
@@ -70,7 +70,7 @@ class Segmenter(Engine):
         if isinstance(chosen, np.ndarray) and chosen.shape == (picture.height, picture.width):
             ctx.detail(segmentation="selected in the UI")
             return compose(picture, refine(picture.rgb, chosen.astype(np.float32)), params, ctx)
-        ctx.detail(segmentation=self.model)
+        ctx.detail(segmentation=self.weights)
         return compose(picture, self.alpha(picture, ctx), params, ctx)
 
 

@@ -50,7 +50,7 @@ class SuperResolution(Engine):
     def unavailable_reason(self) -> str | None:
         if self.source() is not None:
             return None
-        return not_installed(entry(self.sources[-1].model))
+        return not_installed(entry(self.sources[-1].weights))
 
     def run(self, picture: Picture, params: Params, ctx: RunContext) -> Picture:
         from ..runtime.device import device  # torch loads on first model use, not for free operations
@@ -68,7 +68,7 @@ class SuperResolution(Engine):
         seconds = estimate_seconds(flops)
         _check_work(self.name, seconds, flops, device().type)
         ctx.detail(
-            weights=source.model + (f" blended {source.blend:g} with {source.blend_with}" if source.blend_with else ""),
+            weights=source.weights + (f" blended {source.blend:g} with {source.blend_with}" if source.blend_with else ""),
             device=f"{device().type}{' fp16' if network.half else ' fp32'}",
             passes=len(passes),
             estimated_seconds=round(seconds, 1),

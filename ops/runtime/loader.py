@@ -27,19 +27,19 @@ class LoadedNetwork:
 
 
 def load(source: WeightsSource) -> LoadedNetwork:
-    return network(f"spandrel:{source.model}" + (f"+{source.blend_with}@{source.blend:g}" if source.blend_with else ""), lambda: _build(source))
+    return network(f"spandrel:{source.weights}" + (f"+{source.blend_with}@{source.blend:g}" if source.blend_with else ""), lambda: _build(source))
 
 
 def state_dict(source: WeightsSource) -> dict[str, torch.Tensor]:
-    state = _read(source.model, source.format)
+    state = _read(source.weights, source.format)
     if source.blend_with and source.blend != 1.0:
         other = _read(source.blend_with, "pth")
         state = {k: source.blend * v + (1 - source.blend) * other[k] for k, v in state.items()}
     return state
 
 
-def _read(model: str, fmt: str) -> dict[str, torch.Tensor]:
-    paths = list(require(entry(model)).values())
+def _read(weights: str, fmt: str) -> dict[str, torch.Tensor]:
+    paths = list(require(entry(weights)).values())
     if fmt == "ncnn":
         param = next(p for p in paths if p.suffix == ".param")
         binary = next(p for p in paths if p.suffix == ".bin")
@@ -51,7 +51,7 @@ def _read(model: str, fmt: str) -> dict[str, torch.Tensor]:
 def _build(source: WeightsSource) -> LoadedNetwork:
     descriptor = spandrel.ModelLoader().load_from_state_dict(state_dict(source))
     if not isinstance(descriptor, spandrel.ImageModelDescriptor):
-        raise ValueError(f"{source.model} is not an image-to-image model")
+        raise ValueError(f"{source.weights} is not an image-to-image model")
     module = descriptor.model.eval()
     flops = measure_flops(module, descriptor.input_channels)
     half = half_precision(descriptor.supports_half)

@@ -2,7 +2,7 @@
 
 Every kind of network the studio runs (spandrel modules, ONNX and rembg sessions, Segment
 Anything, diffusers pipelines) is loaded through :func:`network`: engines say how to load it,
-the manager decides how long it stays. It keeps at most ``STUDIO_MAX_LOADED_MODELS`` networks and
+the manager decides how long it stays. It keeps at most ``STUDIO_MAX_LOADED_NETWORKS`` networks and
 at most ``STUDIO_MAX_NETWORK_BYTES`` of them (RAM, or VRAM on a GPU), unloading the least
 recently used first. Nothing else caches a network.
 
@@ -87,7 +87,7 @@ class NetworkManager:
         """Before a load: unload until the count leaves room for it (its size is known only after)."""
         with self._lock:
             dropped = False
-            while self._loaded and len(self._loaded) + incoming > get_settings().max_loaded_models:
+            while self._loaded and len(self._loaded) + incoming > get_settings().max_loaded_networks:
                 self._loaded.popitem(last=False)
                 dropped = True
         if dropped:
@@ -99,7 +99,7 @@ class NetworkManager:
         budget = settings.max_network_bytes or default_budget()
         dropped = False
         while len(self._loaded) > 1 and (
-            len(self._loaded) > settings.max_loaded_models or sum(item.nbytes for item in self._loaded.values()) > budget
+            len(self._loaded) > settings.max_loaded_networks or sum(item.nbytes for item in self._loaded.values()) > budget
         ):
             oldest = next(name for name in self._loaded if name != keep)
             log.info("unloading %s (least recently used)", oldest)

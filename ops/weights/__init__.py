@@ -1,8 +1,8 @@
 """The checkpoint manager: a manifest of weight files, where they are, and how to install them."""
 
 from .fetch import FetchError, fetch
-from .manifest import ModelEntry, WeightFile, entry, load
+from .manifest import Weights, WeightFile, entry, load
 from .source import WeightsSource
 from .store import MissingWeightsError, find, installed, require
 
-__all__ = ["FetchError", "MissingWeightsError", "ModelEntry", "WeightFile", "WeightsSource", "entry", "fetch", "find", "installed", "load", "require"]
+__all__ = ["FetchError", "MissingWeightsError", "Weights", "WeightFile", "WeightsSource", "entry", "fetch", "find", "installed", "load", "require"]

