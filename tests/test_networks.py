@@ -64,3 +64,21 @@ def test_a_network_loads_once_under_concurrent_requests() -> None:
     with ThreadPoolExecutor(8) as pool:
         results = list(pool.map(lambda _: manager.get("slow", load, lambda _n: 1), range(8)))
     assert len(calls) == 1 and all(r is results[0] for r in results)
+
+
+def test_onnx_only_work_does_not_import_torch() -> None:
+    """The manager's budget must not pull in torch (150 MB) for a rembg or ONNX network."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    code = (
+        "import sys, numpy as np\n"
+        "from ops import chain\nfrom ops.imageio import Picture\n"
+        "chain.run(Picture(np.zeros((64, 64, 3), np.uint8)), chain.plan([{'type': 'remove-background', 'engine': 'u2netp'}]))\n"
+        "print('torch' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().endswith("False")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import sys
 import threading
 import time
 from collections import OrderedDict
@@ -133,25 +134,29 @@ def file_bytes(*paths: os.PathLike[str]) -> Callable[[Any], int]:
 
 
 def default_budget() -> int:
-    """A quarter of the memory the networks live in: the GPU's when one is used, else RAM."""
-    from .device import device
-
-    if device().type == "cuda":
+    """A quarter of the memory the networks live in: the GPU's when one is used, else RAM.
+    (Asked without importing torch: ONNX-only work should not pay its 150 MB.)"""
+    if _torch_on_cuda():
         import torch
 
         return torch.cuda.get_device_properties(0).total_memory // 4
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 4
 
 
+def _torch_on_cuda() -> bool:
+    if "torch" not in sys.modules:
+        return False
+    from .device import device
+
+    return device().type == "cuda"
+
+
 def _release() -> None:
     gc.collect()
-    try:
+    if _torch_on_cuda():
         import torch
 
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
-    except ImportError:
-        pass
+        torch.cuda.empty_cache()
     from ..memory import release_free_memory
 
     release_free_memory()
