@@ -52,3 +52,30 @@ def limits(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
 
 def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "ops", *args], cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture
+def random_weights(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):  # noqa: ANN201
+    """``random_weights(name, state_dict)``: install a (random) state dict as the manifest entry
+    ``name``, with its real sha256, so engines load it through the same code as the real file."""
+    import hashlib
+
+    import torch
+
+    from ops.runtime.manager import NETWORKS
+    from ops.weights import WeightFile, manifest
+
+    entries = dict(manifest.load())
+    monkeypatch.setattr(manifest, "load", lambda path=None: entries)
+    monkeypatch.setenv("STUDIO_CHECKPOINTS", str(tmp_path))
+    NETWORKS.unload()
+
+    def install(name: str, state: dict) -> Path:
+        path = tmp_path / entries[name].files[0].file
+        torch.save(state, path)
+        weight = WeightFile(file=path.name, sha256=hashlib.sha256(path.read_bytes()).hexdigest(), size=path.stat().st_size)
+        entries[name] = entries[name].model_copy(update={"files": (weight,)})
+        return path
+
+    yield install
+    NETWORKS.unload()

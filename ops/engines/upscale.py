@@ -120,7 +120,7 @@ def _upscale(pixels: np.ndarray, target: tuple[int, int], passes: list[Pass], ne
         def progress(done: int, total: int, share: float = share) -> None:
             ctx.report(share + done / total / len(passes), f"tile {done}/{total}, pass {index + 1}/{len(passes)}")
 
-        image = upscale_array(network.module, image, network.scale, device(), network.half, config, progress)
+        image = upscale_array(network.call, image, network.scale, device(), network.half, config, progress)
     if (image.shape[1], image.shape[0]) != target:
         image = _resize_float(image, target)
     if colour.shape[2] == 1:

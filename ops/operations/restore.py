@@ -43,7 +43,7 @@ DENOISE = Operation(
     summary="Remove noise and JPEG artifacts",
     params=DenoiseParams,
     group="Faces & Restore",
-    engines=("scunet", "ffdnet"),
+    engines=("scunet", "drunet", "ffdnet"),
     credits=1,
 )
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -19,6 +21,7 @@ import spandrel  # noqa: E402  (needs the compat operators registered first)
 @dataclass
 class LoadedNetwork:
     module: torch.nn.Module
+    call: Callable[[torch.Tensor], torch.Tensor]  # spandrel's descriptor: pads to the size the network needs
     scale: int
     half: bool
     source: WeightsSource
@@ -53,15 +56,16 @@ def _build(source: WeightsSource) -> LoadedNetwork:
     if not isinstance(descriptor, spandrel.ImageModelDescriptor):
         raise ValueError(f"{source.weights} is not an image-to-image model")
     module = descriptor.model.eval()
-    flops = measure_flops(module, descriptor.input_channels)
+    flops = measure_flops(module, descriptor.input_channels, call=descriptor)
     half = half_precision(descriptor.supports_half)
     # channels-last lets oneDNN/cuDNN pick their fastest convolution kernels (+15-20% on this CPU)
-    module = module.to(device=device(), dtype=torch.float16 if half else torch.float32, memory_format=torch.channels_last)
-    return LoadedNetwork(module, descriptor.scale, half, source, descriptor.architecture.name, flops)
+    module.to(device=device(), dtype=torch.float16 if half else torch.float32, memory_format=torch.channels_last)
+    return LoadedNetwork(module, descriptor, descriptor.scale, half, source, descriptor.architecture.name, flops)
 
 
-def measure_flops(module: torch.nn.Module, channels: int = 3, side: int = 32) -> float:
-    """Multiply-adds x2 of every convolution, per input pixel, counted on a small probe."""
+def measure_flops(module: torch.nn.Module, channels: int = 3, side: int = 32, call: Callable[[torch.Tensor], Any] | None = None) -> float:
+    """Multiply-adds x2 of every convolution, per input pixel, counted on a small probe (run
+    through ``call`` when the network takes more than the image, e.g. a noise map)."""
     total = 0.0
 
     def count(layer: torch.nn.Module, _inputs: object, output: torch.Tensor) -> None:
@@ -73,7 +77,7 @@ def measure_flops(module: torch.nn.Module, channels: int = 3, side: int = 32) ->
     hooks = [m.register_forward_hook(count) for m in module.modules() if isinstance(m, torch.nn.Conv2d)]
     try:
         with torch.inference_mode():
-            module(torch.zeros(1, channels, side, side))
+            (call or module)(torch.zeros(1, channels, side, side))
     finally:
         for hook in hooks:
             hook.remove()

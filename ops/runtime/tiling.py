@@ -28,7 +28,7 @@ class TileConfig:
 
 
 def upscale_array(
-    model: torch.nn.Module,
+    model: Callable[[torch.Tensor], torch.Tensor],
     image: np.ndarray,
     scale: int,
     device: torch.device,

