@@ -52,7 +52,7 @@ DEBLUR = Operation(
     summary="Remove motion/focus blur and sharpen",
     params=DeblurParams,
     group="Faces & Restore",
-    engines=("nafnet-gopro", "wiener-deconvolution"),
+    engines=("nafnet-gopro", "hqs-ffdnet"),
     credits=1,
 )
 
