@@ -34,6 +34,7 @@ class StepRequest(BaseModel):
     type: str = Field(description="Operation name.", json_schema_extra=lambda schema: schema.update(enum=list(_operation_names())))
     params: dict[str, Any] = Field(default_factory=dict)
     engine: str = Field("auto", description="Engine name, or auto for the best that can run here.")
+    fallback: bool = Field(False, description="If the named engine cannot run here, run the best that can (with a warning).")
 
 
 def _operation_names() -> list[str]:
@@ -90,7 +91,7 @@ def plan(steps: Sequence[Mapping[str, Any] | StepRequest], location: str = "oper
     if not steps:
         raise ParamValidationError([Violation(location, "at least one operation is required")])
     violations: list[Violation] = []
-    validated: list[tuple[Operation, Params, str, str]] = []
+    validated: list[tuple[Operation, Params, str, bool, str]] = []
     for i, raw in enumerate(steps):
         where = f"{location}[{i}]"
         try:
@@ -104,14 +105,14 @@ def plan(steps: Sequence[Mapping[str, Any] | StepRequest], location: str = "oper
             violations.append(Violation(f"{where}.type", exc.message))
             continue
         try:
-            validated.append((operation, operation.validate(request.params, prefix=f"{where}.params"), request.engine, where))
+            validated.append((operation, operation.validate(request.params, prefix=f"{where}.params"), request.engine, request.fallback, where))
         except ParamValidationError as exc:
             violations += exc.violations
     if violations:
         raise ParamValidationError(violations)
     planned = []
-    for operation, params, engine, where in validated:
-        choice = choose(operation, engine, location=f"{where}.engine")
+    for operation, params, engine, fallback, where in validated:
+        choice = choose(operation, engine, location=f"{where}.engine", fallback=fallback)
         planned.append(PlannedStep(operation, params, choice.engine, choice.warnings))
     return planned
 

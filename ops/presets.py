@@ -12,7 +12,9 @@ from .operation import Preset
 
 
 def step(operation: str, engine: str = "auto", **params: Any) -> dict[str, Any]:
-    return {"type": operation, "params": params, "engine": engine}
+    """A named step: its engine is the model's preference; where it cannot run, the best that can
+    runs instead and the result says so."""
+    return {"type": operation, "params": params, "engine": engine, "fallback": engine != "auto"}
 
 
 def _face(name: str, display: str, scale: int, engine: str, level: float, coins: int, summary: str) -> Preset:

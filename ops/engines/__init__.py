@@ -16,7 +16,7 @@ from .base import ENGINES, Engine, RunContext
 from .choice import Choice, best, choose, engines_for
 
 #: engines declared by operations whose implementation arrives in a later release (step 8)
-PLANNED = frozenset({"gfpgan-v1.4", "codeformer", "old-photo-pipeline"})
+PLANNED = frozenset({"old-photo-pipeline"})
 
 for _module in pkgutil.iter_modules(__path__):
     importlib.import_module(f"{__name__}.{_module.name}")

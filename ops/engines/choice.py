@@ -18,14 +18,21 @@ class Choice:
     warnings: tuple[str, ...] = ()
 
 
-def choose(operation: Operation, requested: str = "auto", location: str = "engine") -> Choice:
-    """The engine to run: the requested one, or with ``auto`` the best that can run here.
+def choose(operation: Operation, requested: str = "auto", location: str = "engine", fallback: bool = False) -> Choice:
+    """The engine to run: the requested one, or with ``auto`` the best that can run here. With
+    ``fallback`` a requested engine that cannot run gives way to the best that can.
 
-    Falling back from a better engine is never silent: the choice carries a warning.
+    Falling back from a better or requested engine is never silent: the choice carries a warning.
     """
     if requested != "auto" and requested not in operation.engines:
         allowed = ", ".join(("auto",) + operation.engines)
         raise ParamValidationError([Violation(location, f"unknown engine {requested!r} (one of: {allowed})")], operation.name)
+    if requested != "auto" and fallback:
+        reason = ENGINES[requested].unavailable_reason() if requested in ENGINES else NOT_IN_RELEASE
+        if reason is not None:
+            best = choose(operation)
+            note = f"the preferred engine {requested} cannot run here ({reason}); used {best.engine.name}"
+            return Choice(best.engine, (note,))
     candidates = operation.engines if requested == "auto" else (requested,)
     skipped: list[tuple[str, str]] = []
     for name, reason in _status(candidates):

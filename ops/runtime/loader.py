@@ -16,6 +16,9 @@ from .torchvision_compat import install as _install_torchvision_compat
 
 _install_torchvision_compat()
 import spandrel  # noqa: E402  (needs the compat operators registered first)
+import spandrel_extra_arches  # noqa: E402
+
+spandrel_extra_arches.install()  # CodeFormer, DDColor (their licences are recorded with their weights)
 
 
 @dataclass
@@ -59,7 +62,11 @@ def _build(source: WeightsSource) -> LoadedNetwork:
     flops = measure_flops(module, descriptor.input_channels, call=descriptor)
     half = half_precision(descriptor.supports_half)
     # channels-last lets oneDNN/cuDNN pick their fastest convolution kernels (+15-20% on this CPU)
-    module.to(device=device(), dtype=torch.float16 if half else torch.float32, memory_format=torch.channels_last)
+    dtype = torch.float16 if half else torch.float32
+    # channels-last only for the plain convolutional upscalers; face restorers reshape activations
+    # with view() and StyleGAN-style 5-D weights have no channels-last layout
+    layout = torch.channels_last if descriptor.purpose == "SR" else torch.contiguous_format
+    module.to(device=device(), dtype=dtype, memory_format=layout)
     return LoadedNetwork(module, descriptor, descriptor.scale, half, source, descriptor.architecture.name, flops)
 
 

