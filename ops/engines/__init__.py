@@ -15,8 +15,8 @@ from ..registry import OPERATIONS
 from .base import ENGINES, Engine, RunContext
 from .choice import Choice, best, choose, engines_for
 
-#: engines declared by operations whose implementation arrives in a later release (step 8)
-PLANNED = frozenset({"old-photo-pipeline"})
+#: engines declared by operations whose implementation arrives in a later release
+PLANNED: frozenset[str] = frozenset()
 
 for _module in pkgutil.iter_modules(__path__):
     importlib.import_module(f"{__name__}.{_module.name}")

@@ -8,7 +8,8 @@ from typing import Any
 
 import torch
 
-from ..weights import WeightsSource, entry, require
+from ..weights import MissingWeightsError, WeightsSource, entry, require
+from ..weights.store import not_installed
 from .device import device, half_precision
 from .manager import network
 from .ncnn_convert import convert
@@ -36,6 +37,16 @@ def load(source: WeightsSource) -> LoadedNetwork:
     return network(f"spandrel:{source.weights}" + (f"+{source.blend_with}@{source.blend:g}" if source.blend_with else ""), lambda: _build(source))
 
 
+def load_folder(weights: str, file: str) -> LoadedNetwork:
+    """A network whose weights are one file of a hub snapshot (e.g. DDColor)."""
+    from ..weights.store import find_folder
+
+    folder = find_folder(entry(weights))
+    if folder is None:
+        raise MissingWeightsError(not_installed(entry(weights)))
+    return network(f"spandrel:{weights}", lambda: _build(WeightsSource(weights), spandrel.canonicalize_state_dict(torch.load(folder / file, map_location="cpu", weights_only=True))))
+
+
 def state_dict(source: WeightsSource) -> dict[str, torch.Tensor]:
     state = _read(source.weights, source.format)
     if source.blend_with and source.blend != 1.0:
@@ -54,8 +65,8 @@ def _read(weights: str, fmt: str) -> dict[str, torch.Tensor]:
     return spandrel.canonicalize_state_dict(raw)
 
 
-def _build(source: WeightsSource) -> LoadedNetwork:
-    descriptor = spandrel.ModelLoader().load_from_state_dict(state_dict(source))
+def _build(source: WeightsSource, state: dict[str, torch.Tensor] | None = None) -> LoadedNetwork:
+    descriptor = spandrel.ModelLoader().load_from_state_dict(state if state is not None else state_dict(source))
     if not isinstance(descriptor, spandrel.ImageModelDescriptor):
         raise ValueError(f"{source.weights} is not an image-to-image model")
     module = descriptor.model.eval()

@@ -160,7 +160,7 @@ def _from_hub(weights: Weights, report: Report) -> Path:
     try:
         from huggingface_hub import snapshot_download
 
-        snapshot_download(weights.hub, revision=weights.revision, local_dir=target, allow_patterns=["*.json", "*.txt", "*.safetensors"], ignore_patterns=["*.ckpt", "*non_ema*"])
+        snapshot_download(weights.hub, revision=weights.revision, local_dir=target, allow_patterns=list(weights.patterns), ignore_patterns=["*.ckpt", "*non_ema*"])
     except Exception as exc:  # network, auth, disk: all reported the same way
         raise FetchError(f"{weights.name}: could not download {weights.hub} ({type(exc).__name__}: {exc})") from None
     report(f"{weights.name}: installed in {target}")

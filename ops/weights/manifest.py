@@ -34,6 +34,8 @@ class Weights(BaseModel):
     revision: str | None = None  # the hub commit to download (its files are checked against the hub's own hashes)
     folder: str | None = Field(None, pattern=r"^[A-Za-z0-9._-]+$")  # where a hub snapshot lives
     size_hint: str | None = None  # for folders, whose size is not fixed file by file
+    patterns: tuple[str, ...] = ("*.json", "*.txt", "*.safetensors")  # which files of a hub repository to take
+    marker: str = "model_index.json"  # the file whose presence says a hub snapshot is complete
     notice: str | None = None  # a licence restriction every result made with these weights must carry
 
     @property

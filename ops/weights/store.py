@@ -44,10 +44,10 @@ def installed(weights: Weights) -> bool:
 
 
 def find_folder(weights: Weights) -> Path | None:
-    """A hub snapshot is installed when its folder holds the pipeline's index."""
+    """A hub snapshot is installed when its folder holds its marker file (a pipeline's index)."""
     for folder in folders():
         path = folder / (weights.folder or "")
-        if (path / "model_index.json").is_file():
+        if (path / weights.marker).is_file():
             return path
     return None
 
