@@ -34,7 +34,9 @@ class StepRequest(BaseModel):
     type: str = Field(description="Operation name.", json_schema_extra=lambda schema: schema.update(enum=list(_operation_names())))
     params: dict[str, Any] = Field(default_factory=dict)
     engine: str = Field("auto", description="Engine name, or auto for the best that can run here.")
-    fallback: bool = Field(False, description="If the named engine cannot run here, run the best that can (with a warning).")
+    fallback: bool | list[str] = Field(
+        False, description="If the named engine cannot run here: true runs the best that can, a list tries those engines first (with a warning)."
+    )
 
 
 def _operation_names() -> list[str]:
@@ -91,7 +93,7 @@ def plan(steps: Sequence[Mapping[str, Any] | StepRequest], location: str = "oper
     if not steps:
         raise ParamValidationError([Violation(location, "at least one operation is required")])
     violations: list[Violation] = []
-    validated: list[tuple[Operation, Params, str, bool, str]] = []
+    validated: list[tuple[Operation, Params, str, bool | list[str], str]] = []
     for i, raw in enumerate(steps):
         where = f"{location}[{i}]"
         try:
@@ -127,6 +129,17 @@ def plan_one(operation: str, params: Mapping[str, Any], engine: str = "auto") ->
 
 def plan_model(model_name: str) -> list[PlannedStep]:
     return plan(get_model(model_name).steps, location=f"model {model_name}")
+
+
+def model_status(model_name: str) -> str:
+    """What a model name runs here, in a line: its engines (with fallbacks), or why it cannot run."""
+    try:
+        steps = plan_model(model_name)
+    except StudioError as exc:
+        return f"cannot run here: {exc.message}"
+    fallbacks = sum(bool(step.notes) for step in steps)
+    engines = " → ".join(step.engine.name for step in steps)
+    return f"runs here with {engines}" + (f" ({fallbacks} step(s) on a fallback engine)" if fallbacks else "")
 
 
 def run(

@@ -11,10 +11,10 @@ from typing import Any
 from .operation import Preset
 
 
-def step(operation: str, engine: str = "auto", **params: Any) -> dict[str, Any]:
-    """A named step: its engine is the model's preference; where it cannot run, the best that can
-    runs instead and the result says so."""
-    return {"type": operation, "params": params, "engine": engine, "fallback": engine != "auto"}
+def step(operation: str, engine: str = "auto", instead: tuple[str, ...] = (), **params: Any) -> dict[str, Any]:
+    """A named step: its engine is the model's preference; where it cannot run, the first of
+    ``instead`` that can (else the best that can) runs, and the result says so."""
+    return {"type": operation, "params": params, "engine": engine, "fallback": list(instead) if instead else engine != "auto"}
 
 
 def _face(name: str, display: str, scale: int, engine: str, level: float, coins: int, summary: str) -> Preset:
@@ -27,14 +27,21 @@ def _face(name: str, display: str, scale: int, engine: str, level: float, coins:
     )
 
 
-def _upscale(name: str, display: str, scale: int, engine: str, coins: int, summary: str) -> Preset:
-    return Preset(name=name, display_name=display, summary=summary, steps=(step("enhance", engine=engine, scale=scale),), coins=coins)
+def _generative(scale: int) -> dict[str, Any]:
+    """The diffusion upscaler and nothing else: a generative name never quietly runs a GAN."""
+    return {"type": "enhance", "params": {"scale": scale}, "engine": "ldm-sr-4x"}
+
+
+def _upscale(name: str, display: str, scale: int, engine: str, coins: int, summary: str, instead: tuple[str, ...] = ()) -> Preset:
+    return Preset(name=name, display_name=display, summary=summary, steps=(step("enhance", engine=engine, instead=instead, scale=scale),), coins=coins)
 
 
 CLEAR = "Upscale, then restore faces with GFPGAN at full strength: crisp, clean faces."
 NATURAL = "Upscale, then restore faces with CodeFormer at balanced fidelity: natural skin and identity."
 GENERAL = "Real-ESRGAN x4plus: strong detail synthesis for everyday photos."
 FIDELITY = "realesr-general-x4v3 with its denoise blend: less hallucination, stays close to the original."
+#: offline, the network closest to the truth by bench/fidelity.py (PSNR/SSIM against the originals)
+OFFLINE_FIDELITY = ("realesr-animevideov3",)
 
 PRESETS: tuple[Preset, ...] = (
     _face("face_2x", "Face Clear Model 2x", 2, "gfpgan-v1.4", 1.0, 30, CLEAR),
@@ -43,8 +50,8 @@ PRESETS: tuple[Preset, ...] = (
     _face("face_v2_4x", "Face Natural Model 4x", 4, "codeformer", 0.5, 45, NATURAL),
     _upscale("general_2x", "General Enhance Model 2x", 2, "realesrgan-x4plus", 20, GENERAL),
     _upscale("general_4x", "General Enhance Model 4x", 4, "realesrgan-x4plus", 30, GENERAL),
-    _upscale("high_fidelity_2x", "High Fidelity Model 2x", 2, "realesr-general-x4v3", 25, FIDELITY),
-    _upscale("high_fidelity_4x", "High Fidelity Model 4x", 4, "realesr-general-x4v3", 35, FIDELITY),
+    _upscale("high_fidelity_2x", "High Fidelity Model 2x", 2, "realesr-general-x4v3", 25, FIDELITY, OFFLINE_FIDELITY),
+    _upscale("high_fidelity_4x", "High Fidelity Model 4x", 4, "realesr-general-x4v3", 35, FIDELITY, OFFLINE_FIDELITY),
     Preset(
         name="sharpen_denoise",
         display_name="Sharp Denoise Model",
@@ -62,15 +69,15 @@ PRESETS: tuple[Preset, ...] = (
     Preset(
         name="generative_portrait",
         display_name="Generative Portrait Model",
-        summary="2x GAN upscale, then CodeFormer at low fidelity: the most re-synthesised faces.",
-        steps=(step("enhance", engine="realesrgan-x4plus", scale=2), step("enhance-face", engine="codeformer", enhancement_level=1.0)),
+        summary="2x latent-diffusion upscale, then CodeFormer at low fidelity: the most re-synthesised faces.",
+        steps=(_generative(2), step("enhance-face", engine="codeformer", enhancement_level=1.0)),
         coins=75,
     ),
     Preset(
         name="generative",
         display_name="Generative Enhance Model",
-        summary="Light denoise, then 4x GAN upscale with the most detail synthesis.",
-        steps=(step("denoise", enhancement_level=0.3), step("enhance", engine="realesrgan-x4plus", scale=4)),
+        summary="Light denoise, then 4x latent-diffusion upscale: the most invented detail.",
+        steps=(step("denoise", enhancement_level=0.3), _generative(4)),
         coins=60,
     ),
 )

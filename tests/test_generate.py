@@ -71,3 +71,38 @@ def test_without_the_model_the_prompt_fails_clearly_before_any_work(tmp_path: Pa
     steps = chain.plan([{"type": "replace-background", "params": {"background_type": "prompt", "background_prompt": "a beach"}}])
     with pytest.raises(EngineUnavailableError, match="python -m ops weights fetch sd-inpainting"):
         chain.run(read_image(EXAMPLES / "portrait.jpg"), steps)
+
+
+def tiny_ldm(folder: Path) -> None:
+    import torch
+    from diffusers import DDIMScheduler, LDMSuperResolutionPipeline, UNet2DModel, VQModel
+
+    torch.manual_seed(0)
+    unet = UNet2DModel(sample_size=16, in_channels=6, out_channels=3, layers_per_block=1, block_out_channels=(16, 32),
+                       down_block_types=("DownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "UpBlock2D"), norm_num_groups=8)  # fmt: skip
+    vqvae = VQModel(in_channels=3, out_channels=3, latent_channels=3, block_out_channels=(16, 32), norm_num_groups=8,
+                    down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2)  # fmt: skip
+    LDMSuperResolutionPipeline(vqvae=vqvae, unet=unet, scheduler=DDIMScheduler()).save_pretrained(folder / "ldm-sr-4x")
+
+
+def test_generative_names_use_latent_diffusion_with_a_tiny_random_pipeline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import ops.engines.diffusion_sr as diffusion_sr
+
+    tiny_ldm(tmp_path)
+    monkeypatch.setenv("STUDIO_CHECKPOINTS", str(tmp_path))
+    monkeypatch.setattr(diffusion_sr, "STEPS", 2)
+    monkeypatch.setattr(diffusion_sr, "TILE", 24)
+    NETWORKS.unload()
+    picture = read_image(EXAMPLES / "cat.jpg")
+    small = picture.with_pixels(picture.pixels[:40, :56].copy())
+    result = chain.run(small, chain.plan_model("generative"))
+    assert [s.engine for s in result.steps][-1] == "ldm-sr-4x" and result.picture.pixels.shape == (160, 224, 3)
+    assert result.steps[-1].details["steps"] == 2
+    NETWORKS.unload()
+
+
+def test_without_the_diffusion_weights_generative_names_fail_before_any_work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STUDIO_CHECKPOINTS", str(tmp_path))
+    for name in ("generative", "generative_portrait"):
+        with pytest.raises(EngineUnavailableError, match="python -m ops weights fetch ldm-sr-4x"):
+            chain.plan_model(name)

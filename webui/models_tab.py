@@ -58,4 +58,4 @@ def models_tab(access: Access) -> None:
 
 def _describe(name: str) -> str:
     preset = MODELS[name]
-    return f"{preset.summary}\n\nRuns: `{preset.chain_text()}`"
+    return f"{preset.summary}\n\nRuns: `{preset.chain_text()}`  \nHere: {chain.model_status(name)}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from ..chain import model_status
 from ..engines import engines_for
 from ..operation import Operation, Preset
 from ..presets import ALIASES
@@ -36,6 +37,7 @@ def _text_lines() -> Iterator[str]:
         yield f"  {preset.name}  — {preset.display_name}, {preset.coins} coins"
         yield f"      {preset.summary}"
         yield f"      chain: {preset.chain_text()}"
+        yield f"      here:  {model_status(preset.name)}"
     for alias, target in ALIASES.items():
         yield f"\n  {alias}  — alias of {target} (used by spec 002's examples)"
 

@@ -18,9 +18,10 @@ class Choice:
     warnings: tuple[str, ...] = ()
 
 
-def choose(operation: Operation, requested: str = "auto", location: str = "engine", fallback: bool = False) -> Choice:
+def choose(operation: Operation, requested: str = "auto", location: str = "engine", fallback: bool | list[str] = False) -> Choice:
     """The engine to run: the requested one, or with ``auto`` the best that can run here. With
-    ``fallback`` a requested engine that cannot run gives way to the best that can.
+    ``fallback`` a requested engine that cannot run gives way to the first listed engine that can
+    (``fallback`` as a list), else to the best that can.
 
     Falling back from a better or requested engine is never silent: the choice carries a warning.
     """
@@ -30,9 +31,10 @@ def choose(operation: Operation, requested: str = "auto", location: str = "engin
     if requested != "auto" and fallback:
         reason = ENGINES[requested].unavailable_reason() if requested in ENGINES else NOT_IN_RELEASE
         if reason is not None:
-            best = choose(operation)
-            note = f"the preferred engine {requested} cannot run here ({reason}); used {best.engine.name}"
-            return Choice(best.engine, (note,))
+            listed = [n for n in (fallback if isinstance(fallback, list) else []) if n in ENGINES and ENGINES[n].unavailable_reason() is None]
+            chosen = ENGINES[listed[0]] if listed else choose(operation).engine
+            note = f"the preferred engine {requested} cannot run here ({reason}); used {chosen.name}"
+            return Choice(chosen, (note,))
     candidates = operation.engines if requested == "auto" else (requested,)
     skipped: list[tuple[str, str]] = []
     for name, reason in _status(candidates):

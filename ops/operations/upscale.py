@@ -23,7 +23,7 @@ ENHANCE = Operation(
     summary="AI upscaling for photos (2x, 4x, 8x)",
     params=EnhanceParams,
     group="Enhance",
-    engines=("realesrgan-x4plus", "realesrgan-x2plus", "realesr-general-x4v3", "realesr-animevideov3"),
+    engines=("realesrgan-x4plus", "realesrgan-x2plus", "realesr-general-x4v3", "realesr-animevideov3", "ldm-sr-4x"),
     credits=PerValue("scale", {2: 1, 4: 2, 8: 4}),
     enlarges="scale",
 )
