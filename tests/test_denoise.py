@@ -65,3 +65,12 @@ def test_scunet_and_drunet_with_random_weights(random_weights, clean: np.ndarray
     for engine in ("scunet", "drunet"):
         result = chain.run(picture, chain.plan([{"type": "denoise", "engine": engine}]))
         assert result.steps[0].engine == engine and result.picture.pixels.shape == picture.pixels.shape
+
+
+def test_ffdnet_with_random_weights_through_the_same_loader(random_weights, clean: np.ndarray) -> None:  # noqa: ANN001
+    from ops.architectures.ffdnet import FFDNet
+
+    torch.manual_seed(0)
+    random_weights("ffdnet-color", FFDNet(nc=16, nb=4).state_dict())  # the loader reads the width and depth from the weights
+    result = chain.run(Picture(noised(clean[:40, :56], 20)), chain.plan([{"type": "denoise", "engine": "ffdnet"}]))
+    assert result.steps[0].engine == "ffdnet" and result.picture.pixels.shape == (40, 56, 3)

@@ -8,10 +8,10 @@ registry, so denoising works offline. The job details say what was estimated and
 from __future__ import annotations
 
 from collections.abc import Callable
-import numpy as np
-import torch
+from typing import TYPE_CHECKING
 
-from ..architectures.ffdnet import FFDNet
+import numpy as np
+
 from ..imageio import Picture
 from ..operations.restore import DenoiseParams
 from ..restore.noise import estimate_sigma
@@ -19,6 +19,11 @@ from ..runtime.manager import network
 from ..weights import WeightsSource, entry, require
 from ..weights.store import missing_reason
 from .base import Engine, RunContext, register
+
+if TYPE_CHECKING:  # torch loads with the first model, not with the engine registry
+    import torch
+
+    from ..architectures.ffdnet import FFDNet
 
 MAX_SIGMA = 75.0  # the range the non-blind networks were trained on (0-75 in 0-255 units)
 
@@ -70,6 +75,9 @@ def ffdnet() -> FFDNet:
     path = next(iter(require(entry("ffdnet-color")).values()))
 
     def load() -> FFDNet:
+        import torch
+
+        from ..architectures.ffdnet import FFDNet
         from ..runtime.device import device
 
         state = torch.load(path, map_location="cpu", weights_only=True)
@@ -91,6 +99,8 @@ class SpandrelDenoiser(Denoiser):
         if not self.noise_map:  # level 0.5 and above keep all of it; lower levels keep less
             return loaded.call, min(1.0, 0.3 + 1.4 * level)
         module = loaded.module
+
+        import torch
 
         def with_map(x: torch.Tensor) -> torch.Tensor:
             h, w = x.shape[-2:]

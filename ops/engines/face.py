@@ -8,8 +8,9 @@ is how much of the restored face is blended in (for CodeFormer: its fidelity wei
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
 
 from ..imageio import Picture
 from ..operations.restore import EnhanceFaceParams
@@ -19,6 +20,9 @@ from ..weights import WeightsSource, entry
 from ..weights.store import missing_reason
 from .base import ENGINES, Engine, RunContext, register
 from .faces import find_faces
+
+if TYPE_CHECKING:  # torch loads with the first model, not with the engine registry
+    import torch
 
 
 class FaceRestorer(Engine):
@@ -58,6 +62,8 @@ class FaceRestorer(Engine):
 
 
 def _tensor(face: np.ndarray) -> torch.Tensor:
+    import torch
+
     from ..runtime.device import device
 
     return torch.from_numpy(np.ascontiguousarray(face.transpose(2, 0, 1)))[None].to(device())
@@ -74,6 +80,8 @@ class SpandrelFaceRestorer(FaceRestorer):
         self.name, self.weights, self.description, self.fidelity = name, weights, description, fidelity  # type: ignore[misc]
 
     def restore(self, face: np.ndarray, level: float, native: float) -> tuple[np.ndarray, float]:
+        import torch
+
         from ..runtime.loader import load
 
         module = load(WeightsSource(self.weights)).module
