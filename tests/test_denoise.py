@@ -74,3 +74,59 @@ def test_ffdnet_with_random_weights_through_the_same_loader(random_weights, clea
     random_weights("ffdnet-color", FFDNet(nc=16, nb=4).state_dict())  # the loader reads the width and depth from the weights
     result = chain.run(Picture(noised(clean[:40, :56], 20)), chain.plan([{"type": "denoise", "engine": "ffdnet"}]))
     assert result.steps[0].engine == "ffdnet" and result.picture.pixels.shape == (40, 56, 3)
+
+
+def jpeg(image: np.ndarray, quality: int) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, "JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+def test_blockiness_tells_heavy_compression_from_clean_pictures(clean: np.ndarray) -> None:
+    import io
+
+    from ops.restore.jpeg import VISIBLE, blockiness
+
+    def score(quality: int) -> float:
+        return blockiness(np.asarray(Image.open(io.BytesIO(jpeg(clean, quality))).convert("L")).astype(np.float32))
+
+    assert score(95) < VISIBLE < score(30) < score(10)
+
+
+def test_a_blocky_jpeg_goes_through_waifu2x_and_says_so(clean: np.ndarray) -> None:
+    from ops.imageio import decode
+    from ops.restore.jpeg import blockiness
+
+    picture = decode(jpeg(clean, 15))
+    result = chain.run(picture, chain.plan([{"type": "denoise"}]))
+    step = result.steps[0]
+    assert step.details["weights"] == "waifu2x-photo-jpeg" and any("JPEG blocking" in w for w in step.warnings)
+    luma = np.array([0.299, 0.587, 0.114])
+    assert blockiness(result.picture.pixels @ luma) < blockiness(picture.pixels @ luma) - 0.3
+    png = chain.run(Picture(picture.pixels.copy()), chain.plan([{"type": "denoise"}]))  # not a JPEG: the noise path
+    assert png.steps[0].details["weights"] != "waifu2x-photo-jpeg"
+
+
+def test_upconv7_matches_the_ncnn_runtime(clean: np.ndarray) -> None:
+    ncnn = pytest.importorskip("ncnn")
+    from ops.architectures.upconv7 import BORDER, UpConv7, state_from_ncnn
+    from ops.runtime.ncnn_convert import read
+    from ops.weights import entry, require
+
+    paths = require(entry("waifu2x-photo-jpeg"))
+    param, weights = paths["waifu2x-photo-upconv7.param"], paths["waifu2x-photo-noise1.bin"]
+    model = UpConv7()
+    model.load_state_dict(state_from_ncnn(read(param, weights)))
+    image = clean[:48, :64].astype(np.float32) / 255
+    net = ncnn.Net()
+    net.load_param(str(param))
+    net.load_model(str(weights))
+    extractor = net.create_extractor()
+    padded = np.ascontiguousarray(np.pad(image, ((BORDER,) * 2, (BORDER,) * 2, (0, 0)), mode="edge").transpose(2, 0, 1))  # ncnn.Mat borrows it
+    extractor.input("Input1", ncnn.Mat(padded))
+    theirs = np.array(extractor.extract("Eltwise4")[1])
+    with torch.inference_mode():
+        ours = model.eval()(torch.from_numpy(image.transpose(2, 0, 1).copy())[None])[0].numpy()
+    assert ours.shape == theirs.shape == (3, 96, 128) and np.abs(ours - theirs).max() < 2e-3

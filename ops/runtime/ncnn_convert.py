@@ -77,10 +77,15 @@ def read_weights(layers: list[Layer], data: bytes) -> list[tuple[str, list[np.nd
             if int(layer.params.get(5, 0)):
                 tensors.append(reader.raw_fp32(outputs))
             out.append(("conv", tensors))
+        elif layer.kind == "Deconvolution":  # ncnn keeps (out, in, kh, kw); PyTorch's transposed conv wants (in, out, kh, kw)
+            outputs, kernel, size = int(layer.params[0]), int(layer.params[1]), int(layer.params[6])
+            weight = reader.tagged(size).reshape(outputs, size // (outputs * kernel * kernel), kernel, kernel).transpose(1, 0, 2, 3)
+            tensors = [weight] + ([reader.raw_fp32(outputs)] if int(layer.params.get(5, 0)) else [])
+            out.append(("deconv", tensors))
         elif layer.kind == "PReLU":
             out.append(("prelu", [reader.raw_fp32(int(layer.params.get(0, 1)))]))
-        elif layer.kind in ("Deconvolution", "InnerProduct", "BatchNorm", "Scale", "ConvolutionDepthWise"):
-            raise ValueError(f"layer type {layer.kind} is not part of the Real-ESRGAN architectures")
+        elif layer.kind in ("InnerProduct", "BatchNorm", "Scale", "ConvolutionDepthWise"):
+            raise ValueError(f"layer type {layer.kind} is not part of the supported architectures")
     if reader.offset != len(data):
         raise ValueError(f".bin has {len(data) - reader.offset} unread bytes: the .param does not describe it")
     return out
@@ -93,10 +98,13 @@ def rrdb_keys(blocks: int) -> list[str]:
     return keys + ["conv_body", "conv_up1", "conv_up2", "conv_hr", "conv_last"]
 
 
+def read(param_path: Path, bin_path: Path) -> list[tuple[str, list[np.ndarray]]]:
+    return read_weights(parse_param(Path(param_path).read_text()), Path(bin_path).read_bytes())
+
+
 def convert(param_path: Path, bin_path: Path) -> dict[str, torch.Tensor]:
-    """A state dict in the official key names (loadable by spandrel, strict)."""
-    layers = parse_param(Path(param_path).read_text())
-    weighted = read_weights(layers, Path(bin_path).read_bytes())
+    """A Real-ESRGAN state dict in the official key names (loadable by spandrel, strict)."""
+    weighted = read(param_path, bin_path)
     kinds = [kind for kind, _ in weighted]
     if "prelu" in kinds:  # SRVGGNetCompact: body.0 conv, body.1 prelu, ..., last conv
         prefixes = [f"body.{i}" for i in range(len(weighted))]
