@@ -107,3 +107,26 @@ def test_model_names_through_spec_002_and_gradio(live: LiveServer, host: str, ph
     for name in NAMES[:3] + ["sharpen_denoise"]:
         _, download, report = client.predict(handle_file(str(photo)), name, "png", api_name="/model")
         assert "engine **" in report and Image.open(download).size[0] >= 48
+
+
+RESTORATION = {"enhance-face": ["0.8"], "denoise": ["0.5"], "deblur": ["1.0"], "restore-old-photo": []}
+
+
+@pytest.mark.parametrize("operation", list(RESTORATION))
+def test_restoration_operations_through_the_cli(photo: Path, tmp_path: Path, operation: str) -> None:
+    done = run_cli(operation, str(photo), "-o", str(tmp_path / "out.png"), "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["steps"][0]["engine"]
+
+
+def test_restoration_operations_through_the_gradio_api(live: LiveServer, photo: Path) -> None:
+    from gradio_client import Client, handle_file
+
+    client = Client(f"{live.url}/", verbose=False)
+    calls = {
+        "/enhance-face": (0.8, "png"), "/denoise": (0.5, "png"), "/deblur": (1.0, "png"),
+        "/restore-old-photo": (0.5, True, 1.2, False, 1.0, "png"),
+    }  # fmt: skip
+    for endpoint, values in calls.items():
+        _, download, report = client.predict(handle_file(str(photo)), *values, api_name=endpoint)
+        assert "engine **" in report and Image.open(download).size == (48, 32), endpoint
