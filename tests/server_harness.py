@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import http.server
 import socket
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +18,34 @@ from server.app import create_app
 from ops.settings import Settings
 
 ADMIN = "test-admin-token"
+
+
+@contextmanager
+def image_host(folder: Path, redirects: dict[str, str] | None = None) -> Iterator[str]:
+    """A local web server for ``folder`` (img_url tests), with optional path -> Location redirects."""
+    targets = redirects or {}
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, directory=str(folder), **kwargs)  # type: ignore[arg-type]
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:  # noqa: N802
+            if self.path in targets:
+                self.send_response(302)
+                self.send_header("Location", targets[self.path])
+                self.end_headers()
+                return
+            super().do_GET()
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        yield f"127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
 
 
 def free_port() -> int:

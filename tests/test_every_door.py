@@ -4,7 +4,6 @@ generative names fail cleanly, before any coins are taken."""
 
 from __future__ import annotations
 
-import http.server
 import json
 import threading
 from collections.abc import Iterator
@@ -18,7 +17,7 @@ from PIL import Image
 from ops.masks import to_data_url
 from ops.registry import MODELS, OPERATIONS
 from tests.conftest import EXAMPLES, run_cli
-from tests.server_harness import LiveServer, bearer, start
+from tests.server_harness import LiveServer, bearer, image_host, start
 
 GENERATIVE = {"generative", "generative_portrait"}
 NAMES = [name for name in MODELS if name not in GENERATIVE]
@@ -38,17 +37,8 @@ def photo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def host(photo: Path) -> Iterator[str]:
-    class Handler(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *args: object, **kwargs: object) -> None:
-            super().__init__(*args, directory=str(photo.parent), **kwargs)  # type: ignore[arg-type]
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    with image_host(photo.parent) as address:
+        yield address
 
 
 @pytest.fixture(scope="module")
