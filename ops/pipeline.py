@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,7 @@ class Processed:
     result: ChainResult
     input_bytes: int
     input_size: tuple[int, int]
+    encode_seconds: float = 0.0  # writing the file is part of the work a person waits for
 
     @property
     def warnings(self) -> list[str]:
@@ -46,6 +48,8 @@ class Processed:
             "input_size": list(self.input_size),
             "output_size": [self.encoded.width, self.encoded.height],
             "format": self.encoded.format,
+            "encode_seconds": self.encode_seconds,
+            "seconds": round(sum(step.seconds for step in self.result.steps) + self.encode_seconds, 4),
             "steps": [step.model_dump(mode="json") for step in self.result.steps],
             "warnings": self.warnings,
         }
@@ -93,5 +97,6 @@ def _process(
             f"the job produces {produced.upper()} but the output was asked to be {options.format.upper()}; "
             "name the output accordingly"
         )
+    started = time.perf_counter()
     encoded = encode(result.picture, options.format, options.quality, options.keep_exif, options.dpi)
-    return Processed(encoded, result, picture.source_bytes or 0, (picture.width, picture.height))
+    return Processed(encoded, result, picture.source_bytes or 0, (picture.width, picture.height), round(time.perf_counter() - started, 4))

@@ -155,3 +155,38 @@ def test_the_mask_data_url_is_lossless() -> None:
     url = to_data_url(mask)
     assert url.startswith("data:image/png;base64,")
     assert np.array_equal(np.asarray(Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1])))), mask)
+
+
+def test_the_api_accepts_what_view_api_advertises(client: gradio_client.Client, small: str) -> None:
+    endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    scale = next(p for p in endpoints["/enhance"]["parameters"] if p["parameter_name"] == "scale")
+    assert scale["python_type"]["type"] == "Literal['2', '4', '8']"
+    _, download, _ = client.predict(handle_file(small), "2", "png", api_name="/enhance")  # as advertised
+    assert Image.open(download).size == (64, 48)
+    with pytest.raises(Exception, match="scale: Input should be 2, 4 or 8"):
+        client.predict(handle_file(small), "3", "png", api_name="/enhance")
+
+
+def test_the_percentage_crop_takes_the_form_its_hint_shows(client: gradio_client.Client) -> None:
+    photo = handle_file(str(EXAMPLES / "cup.jpg"))
+    _, download, _ = client.predict(photo, "", "[10,10,80,80]", 0, 0, True, "png", api_name="/crop-resize")
+    assert Image.open(download).size == (480, 320)  # 80% of 600x400
+    with pytest.raises(Exception, match="write four numbers x, y, width, height"):
+        client.predict(photo, "", "10, 10, eighty", 0, 0, True, "png", api_name="/crop-resize")
+
+
+def test_building_the_app_prints_no_gradio_warnings(tmp_path: Path) -> None:
+    import warnings
+
+    from ops.settings import Settings
+    from server.app import create_app
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        create_app(Settings(data_dir=tmp_path))
+    assert [str(w.message) for w in caught if "gradio" in (w.filename or "")] == []
+
+
+def test_the_report_counts_the_time_spent_writing_the_file(client: gradio_client.Client) -> None:
+    _, _, report = client.predict(handle_file(str(EXAMPLES / "cup.jpg")), "webp", 100, api_name="/convert")
+    assert "written as WEBP in" in report and "s in all" in report

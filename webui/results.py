@@ -52,6 +52,7 @@ def report_markdown(done: Processed) -> str:
     for step in summary["steps"]:
         facts = ", ".join(f"{k}: {v}" for k, v in step["details"].items())
         lines.append(f"- `{step['operation']}` ran on engine **{step['engine']}** in {step['seconds']:.2f} s" + (f" ({facts})" if facts else ""))
+    lines.append(f"- written as {summary['format'].upper()} in {summary['encode_seconds']:.2f} s; {summary['seconds']:.2f} s in all")
     lines += [f"- ⚠️ {w}" for w in summary["warnings"]]
     return "\n".join(lines)
 

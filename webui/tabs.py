@@ -99,7 +99,10 @@ class OperationTab:
         painted = values[0] if self.editor is not None else None
         rest = values[len(self.editors) : len(values) - len(self.states)]
         chosen = rest[-1] if self.fmt is not None else "auto"
-        found = widgets.to_params(self.params, tuple(rest[: len(self.params)]))
+        try:
+            found = widgets.to_params(self.params, tuple(rest[: len(self.params)]))
+        except StudioError as exc:
+            raise gr.Error(exc.message) from None
         if self.mask_field and image:
             mask = masks.painted_mask(painted, upright_size(image))
             if mask is not None:

@@ -7,6 +7,7 @@ from typing import Any
 
 import gradio as gr
 
+from ops.errors import InputError
 from ops.params import Params, set_dotted
 from ops.schema import FieldSpec, fields_of
 
@@ -42,8 +43,10 @@ def _component(spec: FieldSpec, path: str) -> gr.components.Component:
     if spec.kind == "image":
         return gr.Image(type="filepath", image_mode=None, label=label, height=160)
     if spec.kind == "choice":  # a required choice starts on its first option rather than empty
+        # offered as text (what the Gradio API advertises for every dropdown); other values reach
+        # the parameter check, which says in words what is allowed
         value = spec.default if spec.default is not None else spec.choices[0]
-        return gr.Dropdown(choices=list(spec.choices), value=value, label=label, info=info)
+        return gr.Dropdown(choices=[str(c) for c in spec.choices], value=str(value), label=label, info=info, allow_custom_value=True)
     if spec.kind == "bool":
         return gr.Checkbox(value=bool(spec.default), label=label, info=info)
     if spec.kind in ("int", "float"):
@@ -81,12 +84,19 @@ def to_params(widgets: list[Widget], values: tuple[Any, ...]) -> dict[str, Any]:
 def _value(spec: FieldSpec, value: Any) -> Any:
     if value is None or value == "":
         return None
-    if spec.kind == "box":
-        return [float(v) for v in str(value).replace(",", " ").split()]
+    if spec.kind == "box":  # "10, 10, 80, 80", "10 10 80 80" or "[10,10,80,80]"
+        parts = str(value).strip().strip("[]()").replace(",", " ").split()
+        try:
+            numbers = [float(v) for v in parts]
+        except ValueError:
+            numbers = []
+        if len(numbers) != 4:
+            raise InputError(f"{spec.name}: write four numbers x, y, width, height (for example 10, 10, 80, 80), not {value!r}")
+        return numbers
     if spec.kind in ("int", "float") and not spec.required and (spec.minimum or 0) > 0 and value == 0:
         return None
     if spec.kind == "int":
         return int(value)
-    if spec.kind == "choice" and isinstance(spec.choices[0], int):
-        return int(value)
+    if spec.kind == "choice":  # back to the declared type: "4" -> 4
+        return next((c for c in spec.choices if str(c) == str(value).strip()), value)
     return value

@@ -178,7 +178,7 @@ def _emit(args: argparse.Namespace, write: Any, report: dict[str, Any]) -> None:
     if not report["ok"]:
         write(f"✗ {report['input']}: {report['error']}")
         return
-    steps = ", ".join(f"{s['operation']}[{s['engine']}] {s['seconds']:.2f}s" for s in report["steps"])
+    steps = ", ".join(f"{s['operation']}[{s['engine']}] {s['seconds']:.2f}s" for s in report["steps"]) + f", written {report['encode_seconds']:.2f}s"
     (w0, h0), (w1, h1) = report["input_size"], report["output_size"]
     write(
         f"✓ {report['input']} → {report['output']}  {w0}x{h0} → {w1}x{h1}  "
