@@ -5,3 +5,8 @@ engines); ``presets`` the spec-002 model names; ``engines/`` implements engines 
 ``imageio/`` decodes and encodes faithfully; ``chain``/``pipeline`` run jobs; ``cli`` is the
 command line. The app, REST API and docs are all generated from ``registry``.
 """
+
+import sys
+
+if sys.version_info < (3, 11):  # fail at once, in words, rather than deep inside a dependency
+    raise SystemExit(f"Image Enhancement Studio needs Python 3.11 or newer; this is {sys.version.split()[0]}. See README, Quick start.")

@@ -41,6 +41,11 @@ class Operation:
     sets_format: bool = False  # the operation decides the output format itself (no format picker in the UI)
     enlarges: int | str = 1  # how many times wider the result is: a fixed factor, or the parameter that holds it
     click_selects: Literal["mask", "subject"] | None = None  # a click on the input selects an object: into the mask, or as the subject
+    label: str = ""  # the name people see (tabs, docs); the API keeps ``name``
+
+    @property
+    def title(self) -> str:
+        return self.label or self.name.replace("-", " ").capitalize()
 
     @property
     def free(self) -> bool:

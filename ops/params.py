@@ -90,6 +90,9 @@ def _rules_in_schema(schema: dict[str, Any], model: type[BaseModel]) -> None:
     rules = getattr(model, "rules", ())
     if rules:
         schema["x-rules"] = [rule.describe() for rule in rules]
+    for rule in rules:  # a field needed only in one case is only asked for in that case (the UI hides it otherwise)
+        if isinstance(rule, RequiredWhen) and rule.field in schema.get("properties", {}):
+            schema["properties"][rule.field]["x-shown-when"] = {"field": rule.when, "equals": rule.equals}
 
 
 class Params(BaseModel):

@@ -30,6 +30,12 @@ class FieldSpec:
     exclusive_minimum: bool = False
     children: tuple[FieldSpec, ...] = field(default=())
     rules: tuple[str, ...] = ()
+    title: str = ""  # in people's words (declared, or pydantic's from the name); the API keeps the name
+    shown_when: tuple[str, Any] | None = None  # (sibling field, value): the field only applies then
+
+    @property
+    def label(self) -> str:
+        return self.title or self.name.replace("_", " ").capitalize()
 
     def type_text(self) -> str:
         if self.kind == "choice":
@@ -64,7 +70,9 @@ def _fields(schema: dict[str, Any], defs: dict[str, Any] | None = None) -> tuple
 def _spec(name: str, prop: dict[str, Any], required: bool, defs: dict[str, Any]) -> FieldSpec:
     options = [o for o in prop.get("anyOf", [prop]) if o.get("type") != "null"]  # Optional[X]: X
     value = {**options[0], **{k: v for k, v in prop.items() if k != "anyOf"}}
-    common = dict(name=name, required=required, default=value.get("default"), description=value.get("description", ""))
+    shown = value.get("x-shown-when")
+    common = dict(name=name, required=required, default=value.get("default"), description=value.get("description", ""),
+                  title=_sentence(value.get("title", "")), shown_when=(shown["field"], shown["equals"]) if shown else None)  # fmt: skip
     if "$ref" in value:
         nested = defs[value["$ref"].rsplit("/", 1)[1]]
         return FieldSpec(kind="group", children=_fields(nested, defs), rules=tuple(nested.get("x-rules", ())), **common)
@@ -79,6 +87,11 @@ def _spec(name: str, prop: dict[str, Any], required: bool, defs: dict[str, Any])
     elif "minimum" in value:
         bounds |= {"minimum": value["minimum"]}
     return FieldSpec(kind=kind, **bounds, **common)
+
+
+def _sentence(title: str) -> str:
+    """pydantic's "Enhancement Level" as "Enhancement level"."""
+    return title[:1] + title[1:].lower() if title else ""
 
 
 def _num(value: float) -> str:

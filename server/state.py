@@ -46,6 +46,7 @@ class Studio:
     def start(self) -> None:
         self.jobs.start()
         threading.Thread(target=self._retention, name="retention", daemon=True).start()
+        threading.Thread(target=_warm_up, name="warm-up", daemon=True).start()
 
     def stop(self) -> None:
         self._stop.set()
@@ -88,6 +89,15 @@ def load_secret(settings: Settings) -> bytes:
         finally:
             draft.unlink()
     return bytes.fromhex(path.read_text().strip())
+
+
+def _warm_up() -> None:
+    """Pay one-time costs off the request path: rembg's first import compiles pymatting with
+    numba (about a minute the first time on a machine, cached after)."""
+    try:
+        import rembg  # noqa: F401
+    except Exception:  # an import problem shows when a background job runs, with its own message
+        pass
 
 
 def studio(request: Request) -> Studio:

@@ -190,3 +190,14 @@ def test_building_the_app_prints_no_gradio_warnings(tmp_path: Path) -> None:
 def test_the_report_counts_the_time_spent_writing_the_file(client: gradio_client.Client) -> None:
     _, _, report = client.predict(handle_file(str(EXAMPLES / "cup.jpg")), "webp", 100, api_name="/convert")
     assert "written as WEBP in" in report and "s in all" in report
+
+
+def test_labels_are_words_not_parameter_names(tmp_path: Path) -> None:
+    from ops.settings import Settings
+    from server.state import Studio
+    from webui.app import build
+
+    demo = build(Studio.create(Settings(data_dir=tmp_path)).service)
+    labels = [c.get("props", {}).get("label") for c in demo.config["components"]]
+    assert [label for label in labels if label and "_" in label] == []
+    assert "Background image" in labels and "Upscale photo" in [c.get("props", {}).get("label") for c in demo.config["components"]]

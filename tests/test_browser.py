@@ -73,12 +73,12 @@ def test_a_free_and_a_model_operation_in_the_browser(live: LiveServer, tmp_path:
         page.get_by_role("tab", name="Convert", exact=True).wait_for(timeout=60_000)
         for tab in ("Enhance", "Faces & Restore", "Background", "Retouch", "Convert", "Models", "Settings"):
             assert page.get_by_role("tab", name=tab, exact=True).is_visible()
-        open_tab(page, "Convert", "convert")
+        open_tab(page, "Convert", "Change format")
         upload(page, EXAMPLES / "cup.jpg")
-        assert "pillow-codecs" in run_and_wait(page, "Run convert")
-        open_tab(page, "Enhance", "enhance")
+        assert "pillow-codecs" in run_and_wait(page, "Run: Change format")
+        open_tab(page, "Enhance", "Upscale photo")
         upload(page, small)
-        text = run_and_wait(page, "Run enhance")
+        text = run_and_wait(page, "Run: Upscale photo")
         assert "realesrgan-x4plus" in text and "64x48 → 128x96" in page.content()
         page.locator("img").last.wait_for(state="visible")
         shot = artifacts / "ui-result.png"

@@ -34,7 +34,7 @@ def build(service: Service) -> gr.Blocks:
                 with gr.Tab(group):
                     with gr.Tabs():
                         for op in (op for op in OPERATIONS.values() if op.group == group):
-                            with gr.Tab(op.name):
+                            with gr.Tab(op.title):
                                 operation_tab(op, access)
             with gr.Tab("Models"):
                 models_tab(access)

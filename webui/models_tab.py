@@ -16,7 +16,7 @@ from .tabs import EXAMPLES
 
 
 def models_tab(access: Access) -> None:
-    choices = [(f"{p.display_name} ({p.name}, {p.coins} coins)", p.name) for p in MODELS.values()]
+    choices = [(f"{p.display_name} ({p.name}, {p.coins} coins){'' if runnable(p.name) else ' — cannot run here'}", p.name) for p in MODELS.values()]
     with gr.Row():
         with gr.Column():
             source = gr.Image(type="filepath", image_mode=None, label="Input image")
@@ -29,7 +29,7 @@ def models_tab(access: Access) -> None:
             download = gr.File(label="Download full-resolution result")
             report = gr.Markdown()
     gr.Examples(examples=[[str(p)] for p in sorted(EXAMPLES.glob("*.jpg"))], inputs=[source])
-    model.change(_describe, model, about, queue=False, api_visibility="private")
+    model.change(lambda name: (_describe(name), gr.update(interactive=runnable(name))), model, [about, button], queue=False, api_visibility="private")
 
     def run(image: str | None, name: str, chosen: str, request: gr.Request, progress: gr.Progress = gr.Progress()) -> Any:
         if name not in MODELS:
@@ -56,6 +56,12 @@ def models_tab(access: Access) -> None:
     chain_button.click(run_chain, [source, steps], [comparison, download, report], api_name="chain", concurrency_id="device", concurrency_limit=1)
 
 
+def runnable(name: str) -> bool:
+    return name in MODELS and chain.model_status(name).startswith("runs here")
+
+
 def _describe(name: str) -> str:
+    if name not in MODELS:
+        return ""
     preset = MODELS[name]
     return f"{preset.summary}\n\nRuns: `{preset.chain_text()}`  \nHere: {chain.model_status(name)}"

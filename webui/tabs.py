@@ -69,6 +69,7 @@ class OperationTab:
     outputs: list[Any]
     preview: gr.Image
     mask_field: str | None = None  # the parameter the painted mask goes to
+    mask_required: bool = False
     editor: gr.ImageEditor | None = None
     preview_button: gr.Button | None = None
     fmt: gr.Dropdown | None = None
@@ -107,6 +108,8 @@ class OperationTab:
             mask = masks.painted_mask(painted, upright_size(image))
             if mask is not None:
                 found[self.mask_field] = masks.to_data_url(mask)
+            elif self.mask_required:
+                raise gr.Error("Paint over what to remove first (or click it in the input image).")
         subject = values[-1] if self.op.click_selects == "subject" else None
         hints = {"subject_mask": subject} if subject is not None else None
         return run_job(image, lambda: chain.plan_one(self.op.name, found), self.access.admission(request), chosen, progress, hints)
@@ -149,7 +152,8 @@ def _layout(op: Operation, access: Access) -> OperationTab:
     gr.Markdown(f"**{op.summary}** — cost: {op.describe_cost()}. Engines, best first: {', '.join(op.engines)}.")
     if notice:
         gr.Markdown(notice)
-    mask_field = next((f.name for f in fields_of(op.params) if f.kind == "mask"), None)
+    mask_spec = next((f for f in fields_of(op.params) if f.kind == "mask"), None)
+    mask_field = mask_spec.name if mask_spec else None
     with gr.Row():
         with gr.Column():
             source = gr.Image(type="filepath", image_mode=None, label="Input image", sources=["upload", "clipboard"])
@@ -165,7 +169,7 @@ def _layout(op: Operation, access: Access) -> OperationTab:
                 gr.Markdown(f"Tip: click an object in the input image to select it ({where}).")
             params = widgets.build(op.params)
             fmt = None if op.sets_format else gr.Dropdown(FORMATS, value="auto", label="Output format", info="auto keeps the input's format")
-            button = gr.Button(f"Run {op.name}", variant="primary", interactive=notice is None)
+            button = gr.Button(f"Run: {op.title}", variant="primary", interactive=notice is None)
         with gr.Column():
             comparison = gr.ImageSlider(label="Before / after", type="filepath", image_mode=None, format="png")
             download = gr.File(label="Download full-resolution result")
@@ -174,8 +178,8 @@ def _layout(op: Operation, access: Access) -> OperationTab:
     examples = sorted(str(p) for p in EXAMPLES.iterdir() if p.suffix in (".jpg", ".png"))
     gr.Examples(examples=[[e] for e in examples], inputs=[source])
     return OperationTab(
-        op, access, source, params, button, [comparison, download, report], preview, mask_field, editor, preview_button, fmt,
-        gr.State(None) if op.click_selects else None,
+        op, access, source, params, button, [comparison, download, report], preview, mask_field, bool(mask_spec and mask_spec.required),
+        editor, preview_button, fmt, gr.State(None) if op.click_selects else None,
     )  # fmt: skip
 
 
@@ -184,6 +188,12 @@ def _wire(tab: OperationTab) -> None:
         return tab.run(image, *given)
 
     name_api_parameters(run, tab.api_names())
+    for controller, dependents in widgets.conditions(tab.params):  # show only the fields that apply
+
+        def show(value: Any, dependents: list[tuple[widgets.Widget, Any]] = dependents) -> list[Any]:
+            return [gr.update(visible=str(value) == str(wanted)) for _, wanted in dependents]
+
+        controller.component.change(show, controller.component, [w.component for w, _ in dependents], queue=False, api_visibility="private")
     tab.button.click(run, tab.inputs(), tab.outputs, api_name=tab.op.name, **queue_for(tab.op))
     if tab.editor is not None and tab.preview_button is not None:
         tab.source.change(editor_background, tab.source, tab.editor, queue=False, api_visibility="private")

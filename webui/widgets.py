@@ -20,8 +20,13 @@ class Widget:
 
 def build(model: type[Params]) -> list[Widget]:
     """Render every parameter (nested groups as labelled groups); return them in input order.
-    Masks are not among them: the tab's painting editor provides those."""
-    return _build([f for f in fields_of(model) if f.kind != "mask"], "")
+    Masks are not among them: the tab's painting editor provides those. Fields that apply only
+    in one case start hidden unless that case is the starting one."""
+    widgets = _build([f for f in fields_of(model) if f.kind != "mask"], "")
+    start = _starting_values(widgets)
+    for widget in widgets:
+        widget.component.visible = _applies(widget, start)
+    return widgets
 
 
 def _build(fields: list[FieldSpec], prefix: str) -> list[Widget]:
@@ -30,7 +35,7 @@ def _build(fields: list[FieldSpec], prefix: str) -> list[Widget]:
         path = f"{prefix}{spec.name}"
         if spec.kind == "group":
             with gr.Group():
-                gr.Markdown(f"**{spec.name}** — {spec.description} {' '.join(spec.rules)}".strip())
+                gr.Markdown(f"**{spec.label}** — {spec.description}".strip())
                 widgets += _build(list(spec.children), f"{path}.")
             continue
         widgets.append(Widget(path, spec, _component(spec, path)))
@@ -38,7 +43,7 @@ def _build(fields: list[FieldSpec], prefix: str) -> list[Widget]:
 
 
 def _component(spec: FieldSpec, path: str) -> gr.components.Component:
-    label = f"{path}{'' if spec.required else ' (optional)'}"
+    label = spec.label
     info = spec.description or None
     if spec.kind == "image":
         return gr.Image(type="filepath", image_mode=None, label=label, height=160)
@@ -63,6 +68,32 @@ def _component(spec: FieldSpec, path: str) -> gr.components.Component:
     return gr.Textbox(value=spec.default or "", label=label, info=info, placeholder=placeholder)
 
 
+def conditions(widgets: list[Widget]) -> list[tuple[Widget, list[tuple[Widget, Any]]]]:
+    """(controlling widget, [(widget shown only for a value, that value)]) from the parameters'
+    "needed only when" rules, so the form shows only what applies."""
+    by_path = {w.path: w for w in widgets}
+    found: dict[str, list[tuple[Widget, Any]]] = {}
+    for widget in widgets:
+        if widget.spec.shown_when:
+            parent = widget.path.rpartition(".")[0]
+            controller = f"{parent}.{widget.spec.shown_when[0]}" if parent else widget.spec.shown_when[0]
+            if controller in by_path:
+                found.setdefault(controller, []).append((widget, widget.spec.shown_when[1]))
+    return [(by_path[path], dependents) for path, dependents in found.items()]
+
+
+def _applies(widget: Widget, values: dict[str, Any]) -> bool:
+    """Whether a field applies, given its siblings' values by name."""
+    if not widget.spec.shown_when:
+        return True
+    name, value = widget.spec.shown_when
+    return name not in values or str(values[name]) == str(value)
+
+
+def _starting_values(widgets: list[Widget]) -> dict[str, Any]:
+    return {w.spec.name: w.spec.default if w.spec.default is not None else (w.spec.choices[0] if w.spec.choices else None) for w in widgets}
+
+
 def to_params(widgets: list[Widget], values: tuple[Any, ...]) -> dict[str, Any]:
     """Widget values -> nested params dict.
 
@@ -70,7 +101,7 @@ def to_params(widgets: list[Widget], values: tuple[Any, ...]) -> dict[str, Any]:
     defaults (an untouched "resize" box means no resize, not an empty one).
     """
     params: dict[str, Any] = {}
-    pairs = list(zip(widgets, values, strict=True))
+    pairs = [(w, v) for w, v in zip(widgets, values, strict=True) if _applies(w, {x.spec.name: y for x, y in zip(widgets, values, strict=True)})]
     touched = {w.path.rpartition(".")[0] for w, v in pairs if _value(w.spec, v) not in (None, w.spec.default)}
     for widget, value in pairs:
         value = _value(widget.spec, value)

@@ -23,12 +23,15 @@ class ReplaceBackgroundParams(Params):
         RequiredWhen("background_image_key", when="background_type", equals="image"),
         RequiredWhen("background_prompt", when="background_type", equals="prompt"),
     )
-    background_type: Literal["color", "image", "transparent", "prompt"] = Field(description="What goes behind the subject.")
-    background_color: HexColour | None = Field(None, description="Used when background_type is color.")
-    background_image_key: ImageKey | None = Field(None, description="Storage key of an uploaded image, used when background_type is image.")
-    background_prompt: str | None = Field(
-        None, min_length=1, max_length=1000, description="Scene to generate, used when background_type is prompt."
+    background_type: Literal["color", "image", "transparent", "prompt"] = Field(title="New background", description="What goes behind the subject.")
+    background_color: HexColour | None = Field(None, title="Background colour", description="The colour behind the subject.")
+    background_image_key: ImageKey | None = Field(
+        None, title="Background image", description="An image to put behind the subject (in the API: the storage key of one of your uploads)."
     )
+    background_prompt: str | None = Field(
+        None, min_length=1, max_length=1000, title="Describe the new background",
+        description="A scene to paint behind the subject (needs the Stable Diffusion weights, about 5 GB: python -m ops weights fetch sd-inpainting).",
+    )  # fmt: skip
 
 
 class BlurBackgroundParams(Params):

@@ -64,6 +64,7 @@ COMPRESS_OPTIMIZE = Operation(
     engines=("pillow-jpeg",),
     credits=0,
     sets_format=True,
+    label="Compress",
 )
 
 CROP_RESIZE = Operation(
@@ -73,6 +74,7 @@ CROP_RESIZE = Operation(
     group="Convert",
     engines=("pillow-resample",),
     credits=0,
+    label="Crop & resize",
 )
 
 CONVERT = Operation(
@@ -83,4 +85,5 @@ CONVERT = Operation(
     engines=("pillow-codecs",),
     credits=0,
     sets_format=True,
+    label="Change format",
 )

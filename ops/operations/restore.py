@@ -36,6 +36,7 @@ ENHANCE_FACE = Operation(
     group="Faces & Restore",
     engines=("gfpgan-v1.4", "codeformer", "aligned-realesrgan"),
     credits=2,
+    label="Restore faces",
 )
 
 DENOISE = Operation(

@@ -26,6 +26,7 @@ ENHANCE = Operation(
     engines=("realesrgan-x4plus", "realesrgan-x2plus", "realesr-general-x4v3", "realesr-animevideov3", "ldm-sr-4x"),
     credits=PerValue("scale", {2: 1, 4: 2, 8: 4}),
     enlarges="scale",
+    label="Upscale photo",
 )
 
 ENHANCE_ANIME = Operation(
@@ -36,4 +37,5 @@ ENHANCE_ANIME = Operation(
     engines=("realesrgan-x4plus-anime-6b", "realesr-animevideov3"),
     credits=2,
     enlarges=4,
+    label="Upscale anime",
 )
