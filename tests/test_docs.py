@@ -28,6 +28,15 @@ def test_only_the_settings_module_reads_the_environment() -> None:
     assert offenders == []
 
 
+def test_readme_weights_table_is_current() -> None:
+    from ops.cli.weights import markdown
+
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("<!-- weights -->")[1].split("<!-- /weights -->")[0].strip()
+    assert block == markdown(), "run: python -m ops weights --markdown, and paste it into README.md"
+
+
 def test_readme_declares_a_gradio_space() -> None:
     head = (ROOT / "README.md").read_text().split("---")[1]
     assert "sdk: gradio" in head and "app_file: app.py" in head
+    assert 'python_version: "3.11"' in head  # a Space otherwise runs an older Python, which ops refuses

@@ -11,6 +11,7 @@ from ..weights import Weights, fetch, installed, load
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     weights = commands.add_parser("weights", help="list the weights in the manifest, or install them (fetch)")
+    weights.add_argument("--markdown", action="store_true", help="print the README's weights table")
     actions = weights.add_subparsers(dest="action", metavar="ACTION")
     fetching = actions.add_parser("fetch", help="install weights, checked by their published checksum")
     fetching.add_argument("names", nargs="+", metavar="NAME", help="a manifest name, 'registry' (all from the package registry) or 'all'")
@@ -18,6 +19,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     manifest = load()
+    if getattr(args, "markdown", False):
+        print(markdown())
+        return 0
     if args.action != "fetch":
         print(f"{'weights':<30} {'installed':<10} {'size':>10}  {'source':<9} license")
         for weights in manifest.values():
@@ -33,6 +37,15 @@ def run(args: argparse.Namespace) -> int:
             failed += 1
             print(f"error: {exc}", file=sys.stderr)
     return 1 if failed else 0
+
+
+def markdown() -> str:
+    """The README's weights table: what comes with the setup (offline) and what downloads."""
+    rows = ["| weights | size | source | licence | what for |", "|---|---|---|---|---|"]
+    for weights in load().values():
+        source = "package registry (setup)" if weights.from_registry else "Hugging Face hub" if weights.hub else "download"
+        rows.append(f"| `{weights.name}` | {weights.size_text} | {source} | {weights.license} | {weights.title} |")
+    return "\n".join(rows)
 
 
 def _select(names: list[str], manifest: dict[str, Weights]) -> list[str]:
