@@ -201,3 +201,17 @@ def test_labels_are_words_not_parameter_names(tmp_path: Path) -> None:
     labels = [c.get("props", {}).get("label") for c in demo.config["components"]]
     assert [label for label in labels if label and "_" in label] == []
     assert "Background image" in labels and "Upscale photo" in [c.get("props", {}).get("label") for c in demo.config["components"]]
+
+
+def test_per_tile_progress_reaches_the_client(client: gradio_client.Client, small: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STUDIO_TILE", "72")  # the server runs in this process: several tiles for a small picture
+    picture = Path(small).with_name("tiles.png")
+    Image.open(EXAMPLES / "cat.jpg").crop((100, 60, 260, 180)).save(picture)
+    job = client.submit(handle_file(str(picture)), "2", "png", api_name="/enhance")
+    seen: set[str] = set()
+    while not job.done():
+        status = job.status()
+        seen |= {p.desc or "" for p in (status.progress_data or [])}
+        time.sleep(0.05)
+    job.result()
+    assert any("tile" in text for text in seen), seen

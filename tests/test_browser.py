@@ -85,3 +85,4 @@ def test_a_free_and_a_model_operation_in_the_browser(live: LiveServer, tmp_path:
         page.screenshot(path=str(shot), full_page=True)
         browser.close()
     assert Image.open(shot).size[0] == 1400
+

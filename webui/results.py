@@ -32,7 +32,7 @@ def run_job(
     try:
         steps = plan()
         options = OutputOptions(format=FORMAT_ALIASES.get(fmt or ""))  # "auto": the chain's or the input's format
-        report = (lambda fraction, message: progress(fraction, desc=message)) if progress else None
+        report = (lambda fraction, message: progress(fraction, desc=message)) if progress is not None else None  # a gr.Progress is falsy
         with admit(steps):
             try:
                 done = process(image, steps, options, report, hints=hints)

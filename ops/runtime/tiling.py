@@ -57,6 +57,7 @@ def plan_tiles(length: int, tile: int, overlap: int) -> tuple[list[int], int]:
     """
     if tile <= 0 or tile >= length:
         return [0], length
+    tile = max(tile, 2 * overlap + 1)  # a tile must be larger than the overlaps it shares
     count = math.ceil((length - overlap) / (tile - overlap))
     size = math.ceil((length + (count - 1) * overlap) / count)
     stride = (length - size) / (count - 1)
