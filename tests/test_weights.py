@@ -200,3 +200,12 @@ def test_torchvision_compat_nms() -> None:
     boxes = torch.tensor([[0, 0, 10, 10], [1, 1, 11, 11], [50, 50, 60, 60]], dtype=torch.float)
     keep = torch.ops.torchvision.nms(boxes, torch.tensor([0.9, 0.8, 0.7]), 0.5)
     assert keep.tolist() == [0, 2]
+
+
+def test_recommended_names_the_best_of_each_kind() -> None:
+    from ops.cli.weights import _select
+    from ops.weights import load
+
+    chosen = _select(["recommended"], load())
+    assert {"birefnet-general", "big-lama", "gfpgan-v1.4", "RealESRGAN_x4plus"} <= set(chosen)
+    assert "codeformer" not in chosen  # non-commercial licence: installed only when asked for by name

