@@ -8,8 +8,9 @@ import sys
 
 from sqlalchemy import select
 
-from .accounts import TIERS, AccountError, check_balance, create_key, create_user, revoke_key, set_password
 from ops.settings import get_settings
+
+from .accounts import TIERS, AccountError, check_balance, create_key, create_user, revoke_key, set_password
 from .db import ApiKey, Database, User
 
 

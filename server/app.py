@@ -11,9 +11,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from ops.settings import Settings, get_settings
+
 from . import admin, api_hitpaw, api_v1, unknown
 from .bodylimit import BodyLimit
-from ops.settings import Settings, get_settings
 from .errors import ApiError, HitpawError, hitpaw_body, respond, v1_body
 from .gate import ApiGate, LoginThrottle, is_hitpaw
 from .state import Studio

@@ -20,10 +20,10 @@ from sqlalchemy import select
 
 from ops.chain import PlannedStep
 from ops.operation import Preset
+from ops.settings import Settings
 
 from . import accounts
 from .accounts import TIERS, AccountError
-from ops.settings import Settings
 from .db import ApiKey, Database, Job, User, now
 from .jobs import JobService
 from .ratelimit import RateLimiter, Verdict
