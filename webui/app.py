@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 QUEUE_SIZE = 64
 
 INTRO = """# Image Enhancement Studio
-Upscale, restore, cut out, retouch and convert images. Every tab is also an API endpoint
+Upscale, restore, cut out, retouch and re-encode images. Every tab is also an API endpoint
 (`gradio_client`, api_name = the operation's name); the REST API is documented at [/docs](/docs)."""
 
 
