@@ -40,7 +40,8 @@ def main() -> None:
             result = chain.run(picture, steps)
             measured = time.perf_counter() - started
             estimated = result.steps[0].details["estimated_seconds"]
-            print(f"{width}x{height:<5} {scale:>4}x {estimated:>12.1f} {measured:>11.1f} {measured / max(estimated, 1e-9):>6.2f}")
+            size = f"{width}x{height}"
+            print(f"{size:>9} {scale:>4}x {estimated:>12.1f} {measured:>11.1f} {measured / max(estimated, 1e-9):>6.2f}")
 
 
 if __name__ == "__main__":
