@@ -94,7 +94,7 @@ async def photo_enhancer(body: EnhanceRequest, request: Request, app: Studio = D
     if fmt is None:
         raise HitpawError(110400007, f"extension must be one of: {', '.join(EXTENSIONS)}")
     try:
-        planned = chain.plan(preset.steps)
+        chain.plan(preset.steps)  # every step can run here (else 110400005, before any coins are taken)
     except EngineUnavailableError as exc:
         raise HitpawError(110400005, exc.message) from None
     try:
@@ -103,7 +103,6 @@ async def photo_enhancer(body: EnhanceRequest, request: Request, app: Studio = D
         raise HitpawError(100400001, str(exc)) from None
     except TimeoutError:
         raise HitpawError(100400001, "the image URL's host name could not be resolved in time") from None
-    del planned
     fields = {"api": "hitpaw", "input_key": "", "operations": list(preset.steps), "model_name": preset.name, "source_url": body.img_url,
               "output_options": {"format": fmt, "keep_exif": body.exif, "dpi": body.dpi}}  # fmt: skip
     try:

@@ -23,15 +23,12 @@ from .openapi import BEARER, V1_STATUSES, V1Error, error_responses, ok_response
 from .schemas import AccountResponse, JobCreate, JobList, JobResponse, UploadResponse, iso
 from .service import Caller, Price, Refusal
 from .state import Studio, studio
-from .storage import NotFound
+from .storage import MEDIA, UNKNOWN_MEDIA, NotFound
 
 router = APIRouter(
     prefix="/api/v1", tags=["spec 000: jobs"], dependencies=[Security(BEARER)], responses=error_responses(V1Error, V1_STATUSES) | ok_response()
 )
 UPLOAD_WAIT = 10  # seconds an upload waits for the memory budget before 503
-MEDIA = {"JPEG": ("image/jpeg", "jpg"), "MPO": ("image/jpeg", "jpg"), "PNG": ("image/png", "png"), "WEBP": ("image/webp", "webp"),
-         "GIF": ("image/gif", "gif"), "BMP": ("image/bmp", "bmp"), "TIFF": ("image/tiff", "tif"), "HEIF": ("image/heic", "heic"),
-         "AVIF": ("image/avif", "avif")}  # fmt: skip
 
 
 def current_caller(request: Request) -> Caller:
@@ -53,7 +50,7 @@ def accept_image(app: Studio, caller: Caller, data: bytes, filename: str) -> Upl
         picture = decode(data, memory_wait=UPLOAD_WAIT)
     except StudioError as exc:
         raise studio_error(exc) from None
-    content_type, extension = MEDIA.get(picture.source_format or "", ("application/octet-stream", "bin"))
+    content_type, extension = MEDIA.get(picture.source_format or "", UNKNOWN_MEDIA)
     width, height = picture.width, picture.height
     del picture  # the pixels go now, not when this request's frame is collected
     key = app.storage.new_key("uploads", caller.user_id, extension)

@@ -34,12 +34,11 @@ from .accounts import refund
 from ops.settings import Settings
 from .db import Database, Job, now
 from .fairpool import FairPool
-from .storage import NotFound, Storage
+from .storage import MEDIA, UNKNOWN_MEDIA, NotFound, Storage
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 2  # a job whose worker died this many times is failed, not retried forever
 ACTIVE = ("queued", "processing")
-EXTENSIONS = {"JPEG": "jpg", "MPO": "jpg", "PNG": "png", "WEBP": "webp", "GIF": "gif", "BMP": "bmp", "TIFF": "tif", "HEIF": "heic", "AVIF": "avif"}
 
 
 class JobService:
@@ -210,7 +209,7 @@ class JobService:
                 check_dimensions(width * factor, height * factor, what="the result would be")
             except ImageTooLargeError as exc:
                 raise TargetTooLarge(exc.message) from None
-            key = self.storage.new_key("uploads", user_id, EXTENSIONS.get(kind, "bin"))
+            key = self.storage.new_key("uploads", user_id, MEDIA.get(kind, UNKNOWN_MEDIA)[1])
             self.storage.write(key, data)
         except safefetch.UnsafeUrl as exc:
             return self.fail(job_id, str(exc), "invalid_url")

@@ -11,6 +11,13 @@ from pathlib import Path
 KEY_PATTERN = re.compile(r"^(uploads|outputs)/([0-9a-f-]{36})/([A-Za-z0-9_-]{1,80})\.([a-z0-9]{2,5})$")
 
 
+#: decoded format -> (content type, file extension) of a stored upload
+MEDIA = {"JPEG": ("image/jpeg", "jpg"), "MPO": ("image/jpeg", "jpg"), "PNG": ("image/png", "png"), "WEBP": ("image/webp", "webp"),
+         "GIF": ("image/gif", "gif"), "BMP": ("image/bmp", "bmp"), "TIFF": ("image/tiff", "tif"), "HEIF": ("image/heic", "heic"),
+         "AVIF": ("image/avif", "avif")}  # fmt: skip
+UNKNOWN_MEDIA = ("application/octet-stream", "bin")
+
+
 class NotFound(Exception):
     """A storage key that does not exist for this user (malformed, traversal, or someone else's)."""
 
