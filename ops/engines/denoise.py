@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..imageio import Picture
+from ..imageio.pixels import luma
 from ..operations.restore import DenoiseParams
 from ..restore.noise import estimate_sigma
 from ..runtime.manager import network
@@ -72,7 +73,7 @@ def jpeg_artifacts(picture: Picture, image: np.ndarray, level: float, ctx: RunCo
 
     if picture.source_format not in ("JPEG", "MPO") or missing_reason(JPEG_WEIGHTS) is not None:
         return None
-    score = blockiness(image @ np.array([0.299, 0.587, 0.114], np.float32))
+    score = blockiness(luma(image))
     if score < VISIBLE:
         return None
     import cv2

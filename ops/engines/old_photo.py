@@ -14,6 +14,7 @@ import numpy as np
 
 from ..errors import EngineUnavailableError
 from ..imageio import Picture
+from ..imageio.pixels import luma
 from ..operations.restore import EnhanceFaceParams, RestoreOldPhotoParams
 from ..restore.damage import damage_mask
 from ..restore.noise import estimate_sigma
@@ -41,7 +42,7 @@ class OldPhoto(Engine):
             raise EngineUnavailableError(f"colourisation needs DDColor: {not_installed(entry(COLORIZER))} ({entry(COLORIZER).size_hint})")
         stages: list[str] = []
         if params.auto_repair_damage:
-            mask = damage_mask(to_float_rgb(picture.pixels) @ np.array([0.299, 0.587, 0.114], np.float32))
+            mask = damage_mask(luma(to_float_rgb(picture.pixels)))
             ctx.detail(damage_fraction=round(float(mask.mean()), 4))
             if mask.any():
                 inpainter = best("remove-object")
@@ -90,7 +91,7 @@ def colorize(image: np.ndarray, strength: float) -> np.ndarray:
     from ..runtime.loader import load_folder
 
     network = load_folder(COLORIZER, "pytorch_model.bin")
-    grey = torch.from_numpy(np.ascontiguousarray(image @ np.array([0.299, 0.587, 0.114], np.float32)))[None, None].to(device())
+    grey = torch.from_numpy(np.ascontiguousarray(luma(image)))[None, None].to(device())
     with torch.inference_mode():
         coloured = network.call(grey)[0].float().clamp(0, 1).cpu().numpy().transpose(1, 2, 0)
     return image + (coloured - image) * strength

@@ -18,6 +18,7 @@ import numpy as np
 from ..errors import WorkLimitError
 from ..imageio import Picture
 from ..imageio.limits import check_dimensions
+from ..imageio.pixels import luma
 from ..imageio.resample import resize
 from ..params import Params
 from ..settings import get_settings
@@ -124,7 +125,7 @@ def _upscale(pixels: np.ndarray, target: tuple[int, int], passes: list[Pass], ne
     if (image.shape[1], image.shape[0]) != target:
         image = _resize_float(image, target)
     if colour.shape[2] == 1:
-        image = image @ np.array([0.299, 0.587, 0.114], np.float32)[:, None]
+        image = luma(image)[..., None]
     image *= top  # in place: at 8000x6000 every float copy is 576 MB
     np.rint(image, out=image)
     np.clip(image, 0, top, out=image)

@@ -13,6 +13,14 @@ def to_8bit(pixels: np.ndarray) -> np.ndarray:
     return ((pixels.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
 
 
+REC601 = np.array([0.299, 0.587, 0.114], np.float32)
+
+
+def luma(rgb: np.ndarray) -> np.ndarray:
+    """float32 luminance (Rec. 601 weights) of an H x W x 3 image, in the image's own range."""
+    return rgb.astype(np.float32, copy=False) @ REC601
+
+
 def colour(pixels: np.ndarray) -> np.ndarray:
     """The colour channels as RGB (grey repeated, alpha dropped): what the networks take."""
     return pixels[..., :3] if pixels.shape[2] >= 3 else np.repeat(pixels[..., :1], 3, axis=2)

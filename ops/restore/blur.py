@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from ..imageio.pixels import luma
+
 
 @dataclass(frozen=True)
 class Blur:
@@ -47,10 +49,6 @@ def motion_kernel(length: float, angle: float) -> np.ndarray:
     kernel = kernel + kernel[::-1, ::-1]  # exactly point-symmetric: a motion blur has no direction of travel
     return kernel / kernel.sum()
 
-
-def grey(image: np.ndarray) -> np.ndarray:
-    """float32 luminance in [0, 1] of a float RGB image in [0, 1]."""
-    return image.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
 
 
 def estimate_gaussian(luma: np.ndarray, sigma0: float = 1.0) -> float:
@@ -90,8 +88,8 @@ def estimate_motion(luma: np.ndarray, longest: int = 40) -> tuple[float, float, 
 
 def estimate(image: np.ndarray) -> Blur:
     """The blur of a float RGB image in [0, 1]."""
-    luma = grey(image)
-    length, angle, significance = estimate_motion(luma)
+    luminance = luma(image)
+    length, angle, significance = estimate_motion(luminance)
     if significance > 16.0 and length >= 3:  # sharp photos with strong parallel lines reach about 15
         return Blur("motion", length, angle)
-    return Blur("gaussian", max(estimate_gaussian(luma), 0.3))
+    return Blur("gaussian", max(estimate_gaussian(luminance), 0.3))

@@ -8,6 +8,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from ..imageio.pixels import luma
 from ..settings import get_settings
 from .device import device
 from .tiling import TileConfig, upscale_array
@@ -27,7 +28,7 @@ def from_float_rgb(image: np.ndarray, like: np.ndarray) -> np.ndarray:
     top = float(np.iinfo(like.dtype).max)
     channels = like.shape[2]
     if channels in (1, 2):
-        image = image @ np.array([0.299, 0.587, 0.114], np.float32)[:, None]
+        image = luma(image)[..., None]
     out = np.clip(np.rint(image * top), 0, top).astype(like.dtype)
     return np.concatenate([out, like[..., -1:]], axis=2) if channels in (2, 4) else out
 
