@@ -80,20 +80,13 @@ def jpeg_artifacts(picture: Picture, image: np.ndarray, level: float, ctx: RunCo
 
     noise = int(np.clip((0 if score < 1.5 else 1 if score < 2.0 else 2) + round(level * 2), 0, 3))
     net = waifu2x(noise)
-    big = _upconv(net, image, ctx)
+    from ..runtime.apply import apply_network
+    from ..runtime.tiling import TileConfig
+
+    big = apply_network(net, image, ctx.report, label="removing JPEG blocking,", scale=2, config=TileConfig(tile=256))
     ctx.detail(weights=JPEG_WEIGHTS, jpeg_blockiness=round(score, 2), jpeg_noise_level=noise)
     ctx.warn(f"visible JPEG blocking (score {score:.2f}): removed with waifu2x photo UpConv7 at JPEG-noise level {noise}")
     return cv2.resize(big, (image.shape[1], image.shape[0]), interpolation=cv2.INTER_AREA)
-
-
-def _upconv(net: Any, image: np.ndarray, ctx: RunContext) -> np.ndarray:
-    from ..runtime.device import device
-    from ..runtime.tiling import TileConfig, upscale_array
-
-    def progress(done: int, total: int) -> None:
-        ctx.report(done / total, f"removing JPEG blocking, tile {done}/{total}")
-
-    return upscale_array(net, image, 2, device(), False, TileConfig(tile=256), progress)
 
 
 def waifu2x(level: int) -> Any:

@@ -60,9 +60,8 @@ class LatentDiffusionSR(Engine):
         import cv2
         import torch
 
-        from ..runtime.apply import from_float_rgb, to_float_rgb
-        from ..runtime.device import device
-        from ..runtime.tiling import TileConfig, upscale_array
+        from ..runtime.apply import apply_network, from_float_rgb, to_float_rgb
+        from ..runtime.tiling import TileConfig
 
         pipe = pipeline()
         native = 2 ** (len(pipe.vqvae.config.block_out_channels) - 1)  # the autoencoder's upsampling
@@ -76,10 +75,7 @@ class LatentDiffusionSR(Engine):
         image = to_float_rgb(picture.pixels)
         target = (picture.width * ctx.enlargement, picture.height * ctx.enlargement)
 
-        def progress(done: int, total: int) -> None:
-            ctx.report(done / total, f"diffusion tile {done}/{total}")
-
-        big = upscale_array(tile, image, native, device(), False, TileConfig(tile=TILE, overlap=16, context=8), progress)
+        big = apply_network(tile, image, ctx.report, label="diffusion", scale=native, config=TileConfig(tile=TILE, overlap=16, context=8))
         if (big.shape[1], big.shape[0]) != target:
             big = cv2.resize(big, target, interpolation=cv2.INTER_AREA if big.shape[1] > target[0] else cv2.INTER_LANCZOS4)
         ctx.detail(weights=WEIGHTS, steps=STEPS, native_scale=native)

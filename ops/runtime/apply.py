@@ -1,5 +1,5 @@
-"""Run a same-size image network (denoisers, deblurrers) over a whole picture: float RGB in,
-tiled with seamless blending, grey and 16-bit kept, alpha untouched."""
+"""Run an image network (denoisers, deblurrers, the JPEG and diffusion upscalers) over a whole
+picture: float RGB in, tiled with seamless blending, grey and 16-bit kept, alpha untouched."""
 
 from __future__ import annotations
 
@@ -34,12 +34,14 @@ def from_float_rgb(image: np.ndarray, like: np.ndarray) -> np.ndarray:
 
 
 def apply_network(
-    call: Callable[[torch.Tensor], torch.Tensor], image: np.ndarray, report: Report | None = None, half: bool = False, label: str = ""
+    call: Callable[[torch.Tensor], torch.Tensor], image: np.ndarray, report: Report | None = None, half: bool = False, label: str = "",
+    scale: int = 1, config: TileConfig | None = None,
 ) -> np.ndarray:
-    """float RGB [0, 1] in and out, tiled (tile size from the settings), on the shared device."""
+    """float RGB [0, 1] in, ``scale`` times larger out, tiled (by default at the settings' tile
+    size) on the shared device, each tile reported as progress."""
 
     def progress(done: int, total: int) -> None:
         if report:
             report(done / total, f"{label} tile {done}/{total}".strip())
 
-    return upscale_array(call, image, 1, device(), half, TileConfig(tile=get_settings().tile), progress)
+    return upscale_array(call, image, scale, device(), half, config or TileConfig(tile=get_settings().tile), progress)
