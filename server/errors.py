@@ -71,10 +71,9 @@ def respond(status_body: tuple[int, dict[str, Any]], headers: dict[str, str] | N
 
 
 #: how each API family says "no" to a refusal of the service layer
-V1_STATUS = {"unauthorized": 401, "no_api": 403, "forbidden": 403, "insufficient": 402, "not_found": 404, "conflict": 409,
-             "invalid": 422, "rate_limited": 429}  # fmt: skip
-HITPAW_CODE = {"unauthorized": 110400000, "no_api": 100403002, "forbidden": 100403001, "insufficient": 110402000, "not_found": 110400002,
-               "conflict": 100400002, "invalid": 100403000, "rate_limited": 100429000}  # fmt: skip
+V1_STATUS = {"unauthorized": 401, "forbidden": 403, "insufficient": 402, "not_found": 404, "conflict": 409, "rate_limited": 429}
+HITPAW_CODE = {"unauthorized": 110400000, "forbidden": 100403001, "insufficient": 110402000, "not_found": 110400002, "conflict": 100400002,
+               "rate_limited": 100429000}  # fmt: skip
 
 
 def v1_refusal(refusal: Any) -> ApiError:

@@ -24,12 +24,12 @@ from ops.settings import Settings
 
 from . import accounts
 from .accounts import TIERS, AccountError
-from .db import ApiKey, Database, Job, User, now
+from .db import ApiKey, Database, Job, User
 from .jobs import JobService
 from .ratelimit import RateLimiter, Verdict
 from .schemas import AccountResponse, iso
 
-RefusalKind = Literal["unauthorized", "no_api", "rate_limited", "insufficient", "forbidden", "invalid", "conflict", "not_found"]
+RefusalKind = Literal["unauthorized", "rate_limited", "insufficient", "forbidden", "conflict", "not_found"]
 
 
 class Refusal(Exception):

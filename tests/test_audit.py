@@ -19,7 +19,6 @@ import httpx
 import numpy as np
 import pytest
 from PIL import Image
-from sqlalchemy import select
 
 from ops.settings import Settings
 from server.db import Database, Job, User, now

@@ -7,7 +7,7 @@ from typing import Any
 
 from ..chain import model_status
 from ..engines import engines_for
-from ..operation import Operation, Preset
+from ..operation import Operation
 from ..presets import ALIASES
 from ..registry import MODELS, OPERATIONS
 from ..schema import FieldSpec, fields_of, rules_of

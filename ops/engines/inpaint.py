@@ -20,7 +20,7 @@ from ..params import Params
 from ..runtime.manager import network
 from ..weights import entry, require
 from ..weights.store import missing_reason
-from .base import ENGINES, Engine, RunContext, register
+from .base import Engine, RunContext, register
 
 
 class Inpainter(Engine):

@@ -19,11 +19,10 @@ from ..imageio import Picture
 from ..imageio.pixels import to_8bit
 from ..masks import guided_filter
 from ..params import Params
-from ..errors import EngineUnavailableError
 from ..weights import entry, require
 from ..runtime.manager import file_bytes, network
 from ..weights.store import missing_reason
-from .base import ENGINES, Engine, RunContext, register
+from .base import Engine, RunContext, register
 
 if TYPE_CHECKING:
     from rembg.sessions.base import BaseSession
