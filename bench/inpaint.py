@@ -5,7 +5,8 @@ scored against the original inside the hole.
 Scores (mean over photos and masks): PSNR and SSIM inside the hole (higher is better), and the
 texture distance: the L1 distance between the gradient-magnitude histograms of the filled hole
 and of a ring of untouched surroundings (lower is better: a fill as busy as its neighbourhood).
-Usage: python bench/inpaint.py [--seed 0]
+Usage: python bench/inpaint.py [--seed 0] [--pictures DIR]
+(--pictures writes one strip per object-sized hole: the hole marked, then each fill, cropped around it.)
 """
 
 from __future__ import annotations
@@ -48,6 +49,25 @@ def texture_distance(image: np.ndarray, hole: np.ndarray) -> float:
     return float(np.abs(inside - around).sum())
 
 
+def write_strip(target: Path, image: np.ndarray, hole: np.ndarray, results: dict[str, np.ndarray]) -> None:
+    """The hole shown in magenta, then every fill, each cropped to the hole with context, labelled."""
+    from PIL import Image
+
+    ys, xs = np.nonzero(hole)
+    margin = max(np.ptp(ys), np.ptp(xs)) // 2
+    box = (slice(max(0, ys.min() - margin), ys.max() + margin), slice(max(0, xs.min() - margin), xs.max() + margin))
+    marked = image.copy()
+    marked[hole] = (marked[hole] * 0.4 + np.array([255, 0, 255]) * 0.6).astype(np.uint8)
+    tiles = []
+    for label, picture in {"hole": marked, **results}.items():
+        tile = cv2.resize(picture[box], (220, 220), interpolation=cv2.INTER_AREA)
+        tile = cv2.copyMakeBorder(tile, 0, 24, 0, 4, cv2.BORDER_CONSTANT, value=(255, 255, 255))
+        cv2.putText(tile, label, (4, 238), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
+        tiles.append(tile)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.concatenate(tiles, axis=1)).save(target, quality=88, optimize=True)
+
+
 def main() -> None:
     from fidelity import psnr, ssim
 
@@ -60,6 +80,7 @@ def main() -> None:
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--pictures", type=Path, help="write before/after strips of the object-sized holes here")
     args = parser.parse_args()
     rng = np.random.default_rng(args.seed)
     photos = [p for p in sorted((ROOT / "examples").glob("*.jpg")) if "text" not in p.name]
@@ -73,9 +94,10 @@ def main() -> None:
                 "cv2 Navier-Stokes": lambda: cv2.inpaint(image, hole.astype(np.uint8), 5, cv2.INPAINT_NS),
                 **{name: (lambda name=name: ENGINES[name].inpaint(Picture(image.copy()), hole, RunContext()).pixels) for name in engines},  # type: ignore[attr-defined]
             }
+            results = {}
             for name, fill in fills.items():
                 started = time.perf_counter()
-                out = fill()
+                out = results[name] = fill()
                 seconds = time.perf_counter() - started
                 y0, y1 = np.flatnonzero(hole.any(axis=1))[[0, -1]]
                 x0, x1 = np.flatnonzero(hole.any(axis=0))[[0, -1]]
@@ -83,6 +105,8 @@ def main() -> None:
                 luma_out = out[box].astype(np.float64) @ np.array([0.299, 0.587, 0.114])
                 luma_in = image[box].astype(np.float64) @ np.array([0.299, 0.587, 0.114])
                 scores.setdefault(name, []).append((psnr(out[hole], image[hole]), ssim(luma_out, luma_in), texture_distance(out, hole), seconds))
+            if args.pictures and kind == "object":
+                write_strip(args.pictures / f"inpaint-{path.stem}.jpg", image, hole, results)
     print(f"photos: {', '.join(p.name for p in photos)}; masks: blob, strokes, object-sized box (seed {args.seed})")
     print(f"{'fill':<22} {'PSNR dB':>8} {'SSIM':>7} {'texture':>8} {'seconds':>8}   (texture: lower is better)")
     for name, rows in scores.items():

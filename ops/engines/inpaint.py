@@ -7,6 +7,7 @@ model's working scale, filled, scaled back, and only the masked pixels are paste
 from __future__ import annotations
 
 from abc import abstractmethod
+from collections.abc import Callable
 from typing import Any
 
 import cv2
@@ -17,6 +18,7 @@ from ..imageio import Picture
 from ..imageio.pixels import colour, to_8bit
 from ..masks import decode_data_url
 from ..params import Params
+from ..restore import patchmatch
 from ..runtime.manager import network
 from ..weights import entry, require
 from ..weights.store import missing_reason
@@ -27,9 +29,11 @@ class Inpainter(Engine):
     """Fills ``mask`` (bool HxW) in an 8-bit RGB crop; the frame around it is shared."""
 
     working_side = 512  # the crop's long side at which the fill runs
+    context = 0.5  # context around the mask's box, in its (width + height); exemplar fills want more
 
     @abstractmethod
-    def fill(self, rgb: np.ndarray, mask: np.ndarray) -> np.ndarray: ...
+    def fill(self, rgb: np.ndarray, mask: np.ndarray, progress: Callable[[float], None] | None = None) -> np.ndarray:
+        """``progress`` (share done, 0..1) is for fills that take long enough to be watched."""
 
     def run(self, picture: Picture, params: Params, ctx: RunContext) -> Picture:
         mask = decode_data_url(params.mask_data_url, (picture.width, picture.height))  # type: ignore[attr-defined]
@@ -38,7 +42,7 @@ class Inpainter(Engine):
     def inpaint(self, picture: Picture, mask: np.ndarray, ctx: RunContext) -> Picture:
         if not mask.any():
             raise InputError("the mask marks no pixels: paint over what should be removed")
-        x0, y0, x1, y1 = crop_around(mask, picture.width, picture.height)
+        x0, y0, x1, y1 = crop_around(mask, picture.width, picture.height, self.context)
         pixels = picture.pixels
         top = 65535 if pixels.dtype == np.uint16 else 255
         crop = pixels[y0:y1, x0:x1]
@@ -49,8 +53,9 @@ class Inpainter(Engine):
         small = cv2.resize(rgb8, size, interpolation=cv2.INTER_AREA) if scale < 1 else rgb8
         small_hole = cv2.resize(hole.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST).astype(bool) if scale < 1 else hole
         small_hole |= cv2.dilate(small_hole.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool) & (scale < 1)
-        ctx.report(0.2, f"filling {int(hole.sum()):,} px with {self.name}")
-        filled = self.fill(small, small_hole)
+        message = f"filling {int(hole.sum()):,} px with {self.name}"
+        ctx.report(0.2, message)
+        filled = self.fill(small, small_hole, progress=lambda share: ctx.report(0.2 + 0.75 * share, message))
         if scale < 1:
             filled = cv2.resize(filled, (rgb8.shape[1], rgb8.shape[0]), interpolation=cv2.INTER_CUBIC)
         ctx.detail(crop=[x0, y0, x1 - x0, y1 - y0], working_scale=round(scale, 3))
@@ -63,62 +68,28 @@ class Inpainter(Engine):
         return picture.with_pixels(out)
 
 
-def crop_around(mask: np.ndarray, width: int, height: int) -> tuple[int, int, int, int]:
-    """The mask's bounding box with as much context again around it (at least 32 px)."""
+def crop_around(mask: np.ndarray, width: int, height: int, context: float) -> tuple[int, int, int, int]:
+    """The mask's bounding box with ``context`` x (its width + height) around it (at least 32 px)."""
     ys, xs = np.nonzero(mask)
     x0, x1, y0, y1 = int(xs.min()), int(xs.max()) + 1, int(ys.min()), int(ys.max()) + 1
-    margin = max(32, (x1 - x0 + y1 - y0) // 2)
+    margin = max(32, int((x1 - x0 + y1 - y0) * context))
     return max(0, x0 - margin), max(0, y0 - margin), min(width, x1 + margin), min(height, y1 + margin)
 
 
-class PyramidTelea(Inpainter):
-    """Offline: Telea's fast marching, run coarse-to-fine, with grain matched to the surroundings.
+class PatchFill(Inpainter):
+    """Offline: the photo's own patches, matched coarse-to-fine and guided by a diffusion fill's edges.
 
-    A single cv2.inpaint call smears long streaks across big holes and leaves them flat and
-    plastic. Here the coarsest level (where the hole is small) gives the structure, each finer
-    level continues the edges near the hole's border, and noise with the local texture's
-    strength keeps the fill from looking airbrushed.
+    Diffusion alone (one cv2.inpaint call) smears flat, plastic streaks across anything bigger
+    than a scratch; copying patches keeps the surroundings' texture (``ops.restore.patchmatch``).
     """
 
-    name = "pyramid-telea"
-    description = "multi-scale Telea fill + matched grain (OpenCV, no weights)"
+    name = "patchmatch"
+    working_side = 768
+    context = 1.0
+    description = "exemplar fill: PatchMatch guided by a Telea structure map (OpenCV + numpy, no weights)"
 
-    def fill(self, rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        levels = [(rgb, mask)]
-        while _extent(levels[-1][1]) > 24 and min(levels[-1][0].shape[:2]) > 48:
-            image, hole = levels[-1]
-            size = (image.shape[1] // 2, image.shape[0] // 2)
-            levels.append((cv2.resize(image, size, interpolation=cv2.INTER_AREA), cv2.resize(hole.astype(np.uint8), size, interpolation=cv2.INTER_AREA) > 0))
-        image, hole = levels[-1]
-        result = cv2.inpaint(image, hole.astype(np.uint8), 5, cv2.INPAINT_TELEA)
-        for image, hole in reversed(levels[:-1]):
-            coarse = cv2.resize(result, (image.shape[1], image.shape[0]), interpolation=cv2.INTER_CUBIC)
-            local = cv2.inpaint(image, hole.astype(np.uint8), 3, cv2.INPAINT_TELEA)
-            depth = cv2.distanceTransform(hole.astype(np.uint8), cv2.DIST_L2, 3)
-            w = np.clip(depth / 6.0, 0, 1)[..., None]
-            result = np.where(hole[..., None], local * (1 - w) + coarse * w, image).astype(np.uint8)
-        return _grain(rgb, result, mask)
-
-
-def _extent(mask: np.ndarray) -> int:
-    return int(cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 3).max() * 2)
-
-
-def _grain(original: np.ndarray, filled: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Add luminance grain as strong as the surroundings' typical (median) fine detail."""
-    ring = cv2.dilate(mask.astype(np.uint8), np.ones((15, 15), np.uint8)).astype(bool) & ~mask
-    if ring.sum() < 20:
-        return filled
-    grey = cv2.cvtColor(original, cv2.COLOR_RGB2GRAY).astype(np.float32)
-    detail = (grey - cv2.GaussianBlur(grey, (0, 0), 1.5))[ring]
-    strength = 1.4826 * float(np.median(np.abs(detail - np.median(detail))))  # robust: edges in the ring do not count
-    if strength < 0.5:
-        return filled
-    noise = cv2.GaussianBlur(np.random.default_rng(0).normal(0, 1, mask.shape).astype(np.float32), (0, 0), 0.7)
-    noise *= strength / max(float(noise.std()), 1e-6)
-    out = filled.astype(np.float32)
-    out[mask] += noise[mask][:, None]
-    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+    def fill(self, rgb: np.ndarray, mask: np.ndarray, progress: Callable[[float], None] | None = None) -> np.ndarray:
+        return patchmatch.fill(rgb, mask, progress=progress)
 
 
 class Lama(Inpainter):
@@ -135,7 +106,7 @@ class Lama(Inpainter):
         path = next(iter(require(entry("big-lama")).values()))
         return network("big-lama", lambda: load_lama(path))
 
-    def fill(self, rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    def fill(self, rgb: np.ndarray, mask: np.ndarray, progress: Callable[[float], None] | None = None) -> np.ndarray:
         import torch
 
         from ..runtime.device import device
@@ -181,6 +152,6 @@ def _is_torchscript(path: Any) -> bool:
         return False
 
 
-for _engine in (Lama(), PyramidTelea()):
+for _engine in (Lama(), PatchFill()):
     register(_engine)
 

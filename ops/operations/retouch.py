@@ -19,7 +19,7 @@ class RemoveTextParams(Params):
     mask_data_url: MaskDataUrl | None = Field(None, description="base64 data URL of the mask (when auto_detect is false).")
 
 
-INPAINTING_ENGINES = ("big-lama", "pyramid-telea")
+INPAINTING_ENGINES = ("big-lama", "patchmatch")
 
 REMOVE_OBJECT = Operation(
     name="remove-object",

@@ -1,2 +1,2 @@
 """Classical building blocks of the restoration engines: noise and blur estimation, deconvolution,
-face alignment, damage detection."""
+face alignment, damage detection, exemplar (PatchMatch) inpainting."""
