@@ -55,7 +55,7 @@ def fill(rgb: np.ndarray, hole: np.ndarray, tuning: Tuning = Tuning(), seed: int
         if depth:
             current = np.where(mask[..., None], _resize(current, mask.shape, cv2.INTER_LINEAR), image)
         structure = tuning.structure * cv2.GaussianBlur(_resize(diffusion, mask.shape), (0, 0), tuning.structure_blur)
-        level = Level(image, mask, structure, tuning, _extent(mask))
+        level = Level(image, mask, structure, tuning)
         sy, sx = level.upsampled(field, rng) if field else level.random_field(rng)
         for _ in range(tuning.coarse_iterations if depth == 0 else tuning.fine_iterations):
             cost = level.search(current, sy, sx, tuning.search_iterations, rng)
@@ -73,15 +73,16 @@ def fill(rgb: np.ndarray, hole: np.ndarray, tuning: Tuning = Tuning(), seed: int
 class Level:
     """One pyramid level: the target patches (those touching the hole) and the allowed sources."""
 
-    def __init__(self, image: np.ndarray, hole: np.ndarray, structure: np.ndarray, tuning: Tuning, extent: float) -> None:
+    def __init__(self, image: np.ndarray, hole: np.ndarray, structure: np.ndarray, tuning: Tuning) -> None:
         self.image, self.hole, self.structure = image, hole, structure
+        depth = cv2.distanceTransform(hole.astype(np.uint8), cv2.DIST_L2, 3)
         self.height, self.width = hole.shape
         grown = cv2.dilate(hole.astype(np.uint8), np.ones((2 * RADIUS + 1,) * 2, np.uint8)).astype(bool)
         valid = ~grown  # a source patch lies wholly in known pixels
         valid[:RADIUS], valid[-RADIUS:], valid[:, :RADIUS], valid[:, -RADIUS:] = False, False, False, False
         near = np.zeros_like(valid)
         ys, xs = np.nonzero(hole)
-        margin = int(max(16, tuning.window * extent))
+        margin = int(max(16, tuning.window * 2 * depth.max()))  # window x the hole's thickness
         near[max(0, ys.min() - margin) : ys.max() + margin + 1, max(0, xs.min() - margin) : xs.max() + margin + 1] = True
         self.valid = valid & near if (valid & near).sum() > 50 else valid
         self.sources = np.argwhere(self.valid)
@@ -93,7 +94,7 @@ class Level:
         self.index[self.ty, self.tx] = np.arange(len(self.ty))
         known = np.pad((~hole).astype(np.float32), RADIUS, mode="reflect")
         self.weights = np.stack([known[self.ty + dy + RADIUS, self.tx + dx + RADIUS] for dy, dx in OFFSETS], 1) * (tuning.known_weight - 1) + 1
-        trust = np.pad(np.exp(-cv2.distanceTransform(hole.astype(np.uint8), cv2.DIST_L2, 3) / tuning.structure_reach), RADIUS, mode="reflect")
+        trust = np.pad(np.exp(-depth / tuning.structure_reach), RADIUS, mode="reflect")
         self.structure_weights = self.weights * np.stack([trust[self.ty + dy + RADIUS, self.tx + dx + RADIUS] for dy, dx in OFFSETS], 1)
 
     def random_field(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
