@@ -63,10 +63,13 @@ class Engine(ABC):
     name: ClassVar[str]
     description: ClassVar[str] = ""
     uses_device: ClassVar[bool] = False
+    weights: str | None = None  # the manifest entry it needs, if any: missing, it cannot run
 
     def unavailable_reason(self) -> str | None:
         """``None`` when the engine can run here, else why not (e.g. weights missing, how to fetch)."""
-        return None
+        from ..weights.store import missing_reason
+
+        return missing_reason(self.weights) if self.weights else None
 
     @abstractmethod
     def run(self, picture: Picture, params: Params, ctx: RunContext) -> Picture: ...

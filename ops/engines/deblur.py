@@ -12,7 +12,6 @@ from ..restore import blur
 from ..restore.deconvolve import deblur
 from ..restore.noise import estimate_sigma
 from ..weights import WeightsSource
-from ..weights.store import missing_reason
 from .base import Engine, RunContext, register
 from .denoise import ffdnet
 
@@ -25,9 +24,7 @@ class PlugAndPlay(Engine):
     name = "hqs-ffdnet"
     description = "Blur estimated (Gaussian re-blur ratio or motion cepstrum), then HQS deconvolution with the FFDNet prior; offline"
     uses_device = True
-
-    def unavailable_reason(self) -> str | None:
-        return missing_reason("ffdnet-color")
+    weights = "ffdnet-color"
 
     def run(self, picture: Picture, params: DeblurParams, ctx: RunContext) -> Picture:  # type: ignore[override]
         from ..runtime.apply import apply_network, from_float_rgb, to_float_rgb
@@ -51,9 +48,7 @@ class NAFNetDeblur(Engine):
     name = "nafnet-gopro"
     description = "NAFNet width-64 trained on GoPro motion blur (download)"
     uses_device = True
-
-    def unavailable_reason(self) -> str | None:
-        return missing_reason("nafnet-gopro-width64")
+    weights = "nafnet-gopro-width64"
 
     def run(self, picture: Picture, params: DeblurParams, ctx: RunContext) -> Picture:  # type: ignore[override]
         from ..runtime.apply import apply_network, from_float_rgb, to_float_rgb

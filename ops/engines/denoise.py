@@ -38,9 +38,6 @@ class Denoiser(Engine):
     uses_device = True
     weights: str
 
-    def unavailable_reason(self) -> str | None:
-        return missing_reason(self.weights)
-
     def run(self, picture: Picture, params: DenoiseParams, ctx: RunContext) -> Picture:  # type: ignore[override]
         from ..runtime.apply import apply_network, from_float_rgb, to_float_rgb
 

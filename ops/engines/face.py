@@ -17,7 +17,6 @@ from ..operations.restore import EnhanceFaceParams
 from ..restore import align
 from ..restore.noise import estimate_sigma
 from ..weights import WeightsSource, entry
-from ..weights.store import missing_reason
 from .base import ENGINES, Engine, RunContext, register
 from .faces import find_faces
 
@@ -28,9 +27,6 @@ if TYPE_CHECKING:  # torch loads with the first model, not with the engine regis
 class FaceRestorer(Engine):
     uses_device = True
     weights: str
-
-    def unavailable_reason(self) -> str | None:
-        return missing_reason(self.weights)
 
     def restore(self, face: np.ndarray, level: float, native: float) -> tuple[np.ndarray, float]:
         """(restored 512x512 float RGB, how much of it to blend in)."""
@@ -97,7 +93,7 @@ class AlignedRealESRGAN(FaceRestorer):
     description = "Offline: the aligned face from its own resolution through FFDNet (noise) and Real-ESRGAN x4plus (detail)"
 
     def unavailable_reason(self) -> str | None:
-        return missing_reason(self.weights) or ENGINES["realesrgan-x4plus"].unavailable_reason()
+        return super().unavailable_reason() or ENGINES["realesrgan-x4plus"].unavailable_reason()
 
     def restore(self, face: np.ndarray, level: float, native: float) -> tuple[np.ndarray, float]:
         import cv2

@@ -21,7 +21,6 @@ from ..params import Params
 from ..restore import patchmatch
 from ..runtime.manager import network
 from ..weights import entry, require
-from ..weights.store import missing_reason
 from .base import Engine, RunContext, register
 
 
@@ -98,9 +97,7 @@ class Lama(Inpainter):
     name = "big-lama"
     description = "LaMa big-lama (Fourier convolutions), the best fill for large regions"
     uses_device = True
-
-    def unavailable_reason(self) -> str | None:
-        return missing_reason("big-lama")
+    weights = "big-lama"
 
     def model(self) -> Any:
         path = next(iter(require(entry("big-lama")).values()))

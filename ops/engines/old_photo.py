@@ -19,7 +19,7 @@ from ..operations.restore import EnhanceFaceParams, RestoreOldPhotoParams
 from ..restore.damage import damage_mask
 from ..restore.noise import estimate_sigma
 from ..weights import entry
-from ..weights.store import find_folder, missing_reason, not_installed
+from ..weights.store import find_folder, not_installed
 from .base import Engine, RunContext, register
 from .choice import best
 
@@ -30,9 +30,7 @@ class OldPhoto(Engine):
     name = "old-photo-pipeline"
     description = "Scratch/dust detection + inpainting, FFDNet denoising, enhance-face, DDColor colourisation (download), Lab colour boost"
     uses_device = True
-
-    def unavailable_reason(self) -> str | None:
-        return missing_reason("ffdnet-color")
+    weights = "ffdnet-color"
 
     def run(self, picture: Picture, params: RestoreOldPhotoParams, ctx: RunContext) -> Picture:  # type: ignore[override]
         from ..runtime.apply import apply_network, from_float_rgb, to_float_rgb

@@ -21,7 +21,6 @@ from ..masks import guided_filter
 from ..params import Params
 from ..weights import entry, require
 from ..runtime.manager import file_bytes, network
-from ..weights.store import missing_reason
 from .base import Engine, RunContext, register
 
 if TYPE_CHECKING:
@@ -43,9 +42,6 @@ class Segmenter(Engine):
         self.weights = weights
         self.input_side = input_side  # the network's own input size: rembg resizes to it anyway
         self.description = description  # type: ignore[misc]
-
-    def unavailable_reason(self) -> str | None:
-        return missing_reason(self.weights)
 
     def session(self) -> BaseSession:
         path = next(iter(require(entry(self.weights)).values()))

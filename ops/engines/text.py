@@ -12,7 +12,6 @@ from ..imageio.pixels import to_8bit
 from ..masks import decode_data_url
 from ..operations.retouch import RemoveTextParams
 from ..weights import entry, require
-from ..weights.store import missing_reason
 from ..runtime.manager import file_bytes, network
 from .base import Engine, RunContext, register
 from .choice import best
@@ -83,9 +82,7 @@ class RemoveText(Engine):
     name = "ppocr-v4-det"
     description = "PP-OCRv4 text detector (rapidocr's ONNX model) + the best installed inpainter"
     uses_device = True
-
-    def unavailable_reason(self) -> str | None:
-        return missing_reason("ppocr-v4-det")
+    weights = "ppocr-v4-det"
 
     def run(self, picture: Picture, params: RemoveTextParams, ctx: RunContext) -> Picture:  # type: ignore[override]
         inpainter = best("remove-object")
