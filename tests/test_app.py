@@ -110,7 +110,7 @@ def test_unavailable_operations_explain_themselves(client: gradio_client.Client,
 
 def test_errors_reach_the_client_as_messages(client: gradio_client.Client) -> None:
     photo = handle_file(str(EXAMPLES / "cup.jpg"))
-    with pytest.raises(Exception, match="at least one of crop, resize"):
+    with pytest.raises(Exception, match="at least one of “Crop”, “Resize” is required"):  # in the labels people see
         client.predict(photo, "", "", 0, 0, True, "auto", api_name="/crop-resize")
 
 
@@ -163,7 +163,7 @@ def test_the_api_accepts_what_view_api_advertises(client: gradio_client.Client, 
     assert scale["python_type"]["type"] == "Literal['2', '4', '8']"
     _, download, _ = client.predict(handle_file(small), "2", "png", api_name="/enhance")  # as advertised
     assert Image.open(download).size == (64, 48)
-    with pytest.raises(Exception, match="scale: Input should be 2, 4 or 8"):
+    with pytest.raises(Exception, match="Scale: Input should be 2, 4 or 8"):
         client.predict(handle_file(small), "3", "png", api_name="/enhance")
 
 
@@ -215,3 +215,19 @@ def test_per_tile_progress_reaches_the_client(client: gradio_client.Client, smal
         time.sleep(0.05)
     job.result()
     assert any("tile" in text for text in seen), seen
+
+
+def test_errors_name_fields_by_the_labels_people_see() -> None:
+    from ops import chain
+    from ops.errors import ParamValidationError
+    from ops.registry import OPERATIONS
+    from webui.widgets import in_words, labels_of
+
+    def said(op: str, params: dict) -> str:
+        with pytest.raises(ParamValidationError) as caught:
+            chain.plan_one(op, params)
+        return in_words(caught.value, labels_of(OPERATIONS[op].params))
+
+    assert said("remove-text", {"auto_detect": False}) == "The painted mask: required when “Find text automatically” is off"
+    assert said("crop-resize", {"crop": {"percentage": [10, 10, 200, 80]}}) == "Percentage, value 3: Input should be less than or equal to 100"
+    assert said("crop-resize", {}) == "at least one of “Crop”, “Resize” is required"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ from ops.imageio.writer import FORMAT_ALIASES
 from ops.pipeline import OutputOptions, Processed, process
 
 from .access import Admission
+from .widgets import in_words
 
 FORMATS = ["auto", "png", "jpg", "webp"]
 Outputs = tuple[tuple[str, str], str, str]
@@ -23,10 +24,11 @@ Outputs = tuple[tuple[str, str], str, str]
 
 def run_job(
     image: str | None, plan: Callable[[], list[PlannedStep]], admit: Admission, fmt: str = "auto", progress: gr.Progress | None = None,
-    hints: dict[str, Any] | None = None,
+    hints: dict[str, Any] | None = None, labels: Mapping[str, str] | None = None,
 ) -> Outputs:
     """Plan, pass the caller's admission (limits and price), run; every expected failure becomes a
-    readable gr.Error (and a charged run that fails is refunded by the admission)."""
+    readable gr.Error, fields named by their ``labels`` (and a charged run that fails is refunded
+    by the admission)."""
     if not image:
         raise gr.Error("Upload an image first.")
     try:
@@ -37,9 +39,9 @@ def run_job(
             try:
                 done = process(image, steps, options, report, hints=hints)
             except StudioError as exc:
-                raise gr.Error(exc.message) from None
+                raise gr.Error(in_words(exc, labels or {})) from None
     except StudioError as exc:
-        raise gr.Error(exc.message) from None
+        raise gr.Error(in_words(exc, labels or {})) from None
     out = Path(tempfile.mkdtemp(prefix="studio-")) / f"{Path(image).stem}-result{done.encoded.extension}"
     out.write_bytes(done.encoded.data)
     return (image, str(out)), str(out), report_markdown(done)

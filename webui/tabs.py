@@ -27,6 +27,11 @@ from .access import Access
 from .results import FORMATS, editor_background, run_job, upright_size
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+# The editor sizes a layer sent from Python to the union of its canvas and the image, and centres
+# the layer in it: with the default 800x800 canvas a click-selected mask on a smaller photo was
+# drawn down and to the right of the object. A canvas smaller than any photo keeps that union
+# equal to the photo, so the mask lands where it is (tests/test_browser.py checks the pixels).
+EDITOR_CANVAS = (1, 1)
 
 
 def queue_for(op: Operation) -> dict[str, Any]:
@@ -100,10 +105,11 @@ class OperationTab:
         painted = values[0] if self.editor is not None else None
         rest = values[len(self.editors) : len(values) - len(self.states)]
         chosen = rest[-1] if self.fmt is not None else "auto"
+        labels = widgets.labels_of(self.op.params)
         try:
             found = widgets.to_params(self.params, tuple(rest[: len(self.params)]))
         except StudioError as exc:
-            raise gr.Error(exc.message) from None
+            raise gr.Error(widgets.in_words(exc, labels)) from None
         if self.mask_field and image:
             mask = masks.painted_mask(painted, upright_size(image))
             if mask is not None:
@@ -112,7 +118,7 @@ class OperationTab:
                 raise gr.Error("Paint over what to remove first (or click it in the input image).")
         subject = values[-1] if self.op.click_selects == "subject" else None
         hints = {"subject_mask": subject} if subject is not None else None
-        return run_job(image, lambda: chain.plan_one(self.op.name, found), self.access.admission(request), chosen, progress, hints)
+        return run_job(image, lambda: chain.plan_one(self.op.name, found), self.access.admission(request), chosen, progress, hints, labels)
 
     def show_mask(self, image: str | None, painted: dict[str, Any] | None) -> Any:
         if not image:
@@ -162,6 +168,7 @@ def _layout(op: Operation, access: Access) -> OperationTab:
                 editor = gr.ImageEditor(
                     type="numpy", image_mode="RGBA", format="png", label="Paint over what to remove",
                     brush=gr.Brush(colors=["#ff00ff"], color_mode="fixed", default_size=24), layers=False, transforms=(),
+                    canvas_size=EDITOR_CANVAS,
                 )  # fmt: skip
             preview_button = gr.Button("Preview mask", size="sm") if mask_field else None
             if op.click_selects:

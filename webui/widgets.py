@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
 
-from ops.errors import InputError
+from ops.errors import ParamValidationError, StudioError, Violation
 from ops.params import Params, set_dotted
 from ops.schema import FieldSpec, fields_of
 
@@ -102,9 +104,9 @@ def to_params(widgets: list[Widget], values: tuple[Any, ...]) -> dict[str, Any]:
     """
     params: dict[str, Any] = {}
     pairs = [(w, v) for w, v in zip(widgets, values, strict=True) if _applies(w, {x.spec.name: y for x, y in zip(widgets, values, strict=True)})]
-    touched = {w.path.rpartition(".")[0] for w, v in pairs if _value(w.spec, v) not in (None, w.spec.default)}
+    touched = {w.path.rpartition(".")[0] for w, v in pairs if _value(w, v) not in (None, w.spec.default)}
     for widget, value in pairs:
-        value = _value(widget.spec, value)
+        value = _value(widget, value)
         group = widget.path.rpartition(".")[0]
         if value is None or (group and group not in touched):
             continue
@@ -112,7 +114,8 @@ def to_params(widgets: list[Widget], values: tuple[Any, ...]) -> dict[str, Any]:
     return params
 
 
-def _value(spec: FieldSpec, value: Any) -> Any:
+def _value(widget: Widget, value: Any) -> Any:
+    spec = widget.spec
     if value is None or value == "":
         return None
     if spec.kind == "box":  # "10, 10, 80, 80", "10 10 80 80" or "[10,10,80,80]"
@@ -122,7 +125,7 @@ def _value(spec: FieldSpec, value: Any) -> Any:
         except ValueError:
             numbers = []
         if len(numbers) != 4:
-            raise InputError(f"{spec.name}: write four numbers x, y, width, height (for example 10, 10, 80, 80), not {value!r}")
+            raise ParamValidationError([Violation(widget.path, f"write four numbers x, y, width, height (for example 10, 10, 80, 80), not {value!r}")])
         return numbers
     if spec.kind in ("int", "float") and not spec.required and (spec.minimum or 0) > 0 and value == 0:
         return None
@@ -131,3 +134,44 @@ def _value(spec: FieldSpec, value: Any) -> Any:
     if spec.kind == "choice":  # back to the declared type: "4" -> 4
         return next((c for c in spec.choices if str(c) == str(value).strip()), value)
     return value
+
+
+def labels_of(model: type[Params]) -> dict[str, str]:
+    """Dotted path -> the label a person sees, groups included (the mask is the painted one)."""
+
+    def walk(fields: list[FieldSpec] | tuple[FieldSpec, ...], prefix: str) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for spec in fields:
+            found[prefix + spec.name] = "The painted mask" if spec.kind == "mask" else spec.label
+            found |= walk(spec.children, f"{prefix}{spec.name}.")
+        return found
+
+    return walk(fields_of(model), "")
+
+
+def in_words(exc: StudioError, labels: Mapping[str, str]) -> str:
+    """An error as the page should say it: fields by their labels, not the API's names.
+
+    The API's messages name parameters (``mask_data_url: required when auto_detect is false``);
+    the page shows "The painted mask: required when “Find text automatically” is off". Inside a
+    message only the field's siblings and children are renamed (the rules that name fields name
+    those), so ordinary words that happen to be a field name elsewhere stay words."""
+    if not isinstance(exc, ParamValidationError) or not labels:
+        return exc.message
+    return "; ".join(f"{_where(v.location, labels)}: {_say(v.message, v.location, labels)}" if v.location else _say(v.message, "", labels) for v in exc.violations)
+
+
+def _say(message: str, location: str, labels: Mapping[str, str]) -> str:
+    path = location.partition("[")[0]
+    near = {p.rpartition(".")[2]: label for p, label in labels.items() if p.rpartition(".")[0] in (path.rpartition(".")[0], path) and p != path}
+    if near:
+        pattern = re.compile(r"(?<![\w.])(" + "|".join(re.escape(n) for n in sorted(near, key=len, reverse=True)) + r")(?![\w.])")
+        message = pattern.sub(lambda m: f"“{near[m.group(1)]}”", message)
+    return message.replace(" is false", " is off").replace(" is true", " is on")
+
+
+def _where(location: str, labels: Mapping[str, str]) -> str:
+    """``crop.percentage[2]`` -> "Percentage, value 3"; a path no field has stays as it is."""
+    path, _, index = location.partition("[")
+    label = labels.get(path, location if not index else path)
+    return f"{label}, value {int(index.rstrip(']')) + 1}" if index.rstrip("]").isdigit() else label

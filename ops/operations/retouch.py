@@ -15,8 +15,8 @@ class RemoveObjectParams(Params):
 
 class RemoveTextParams(Params):
     rules = (RequiredWhen("mask_data_url", when="auto_detect", equals=False),)
-    auto_detect: bool = Field(True, description="Find text automatically; when off, mask_data_url is required.")
-    mask_data_url: MaskDataUrl | None = Field(None, description="base64 data URL of the mask (when auto_detect is false).")
+    auto_detect: bool = Field(True, title="Find text automatically", description="When off, paint (or send) a mask of the text to remove.")
+    mask_data_url: MaskDataUrl | None = Field(None, description="base64 data URL of the mask; white marks the text to remove (needed when automatic detection is off).")
 
 
 INPAINTING_ENGINES = ("big-lama", "patchmatch")
