@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import io
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -85,3 +86,47 @@ def decontaminate(rgb: np.ndarray, alpha: np.ndarray, radius: int) -> np.ndarray
     a = np.maximum(alpha[edge], 1e-3)[:, None]
     out[edge] = np.clip((rgb[edge] - (1.0 - a) * background[edge]) / a, 0.0, 1.0)
     return out
+
+
+@dataclass(frozen=True)
+class MatteTidy:
+    """How a salient-object matte is tidied (sizes relative to the subject, so any resolution works).
+
+    A small segmenter's matte has three faults people see in a cut-out: specks of background kept
+    as separate islands, pinholes inside the subject, and a half-transparent interior where the
+    network was unsure (legs, shoulders). Transparency belongs at the subject's rim; inside it the
+    subject is opaque."""
+
+    island_share: float = 0.02  # islands smaller than this share of the largest part are dropped
+    hole_share: float = 0.01  # enclosed holes smaller than this share of the subject are filled
+    rim_share: float = 0.03  # deeper than twice this share of the subject's size is interior: opaque
+
+
+def tidy_matte(matte: np.ndarray, tidy: MatteTidy = MatteTidy()) -> np.ndarray:
+    """float HxW matte in [0, 1] -> the same, with islands, pinholes and a soft interior removed."""
+    solid = (matte > 0.5).astype(np.uint8)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(solid, connectivity=8)
+    if count <= 1:
+        return matte
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    keep = np.zeros(count, bool)
+    keep[1:] = areas >= tidy.island_share * areas.max()
+    subject = keep[labels]
+    out = np.where(subject | (matte <= 0.5), matte, 0.0)
+    # holes: background components that touch no image border and are small against the subject
+    count, labels, stats, _ = cv2.connectedComponentsWithStats((~subject).astype(np.uint8), connectivity=4)
+    height, width = matte.shape
+    x, y, w, h, area = (stats[:, i] for i in range(5))
+    enclosed = (x > 0) & (y > 0) & (x + w < width) & (y + h < height) & (area < tidy.hole_share * subject.sum())
+    enclosed[0] = False
+    holes = np.where(enclosed[labels], labels, 0)
+    if holes.any():  # each hole takes the mean opacity of the subject around it
+        ring = cv2.dilate(holes.astype(np.float32), np.ones((3, 3), np.uint8)).astype(np.int64) * (holes == 0)
+        total = np.bincount(ring.ravel(), weights=out.ravel(), minlength=count)
+        pixels = np.bincount(ring.ravel(), minlength=count)
+        out = np.where(holes > 0, (total / np.maximum(pixels, 1))[holes], out)
+    # the interior: far enough from the subject's rim, opaque
+    depth = cv2.distanceTransform((subject | enclosed[labels]).astype(np.uint8), cv2.DIST_L2, 5)
+    rim = max(2.0, tidy.rim_share * np.sqrt(subject.sum()))
+    floor = np.clip(depth / rim - 1.0, 0.0, 1.0)  # ramps from the rim's depth to twice it: no seam
+    return np.maximum(out, floor).astype(np.float32)

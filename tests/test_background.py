@@ -193,3 +193,19 @@ def test_patchmatch_continues_a_texture_that_diffusion_smears() -> None:
     assert error["patchmatch"] < 0.5 * error["telea"], error
     filled = patchmatch.fill(rgb, hole)
     assert np.array_equal(filled[~hole], rgb[~hole]) and np.array_equal(filled, patchmatch.fill(rgb, hole))  # known pixels kept; deterministic
+
+
+def test_tidy_matte_drops_specks_fills_pinholes_and_makes_the_interior_opaque() -> None:
+    from ops.masks import tidy_matte
+
+    matte = np.zeros((200, 200), np.float32)
+    matte[40:160, 40:160] = 0.7  # a subject the network was unsure about inside
+    matte[95:98, 120:123] = 0.0  # a pinhole
+    matte[5:8, 5:8] = 0.9  # a speck of background
+    matte[60:140, 90:100] = 0.0  # a real gap (the space between an arm and the body)
+    tidied = tidy_matte(matte)
+    assert tidied[6, 6] == 0.0
+    assert tidied[96, 121] >= 0.7
+    assert tidied[100, 95] == 0.0, "a gap larger than a pinhole stays"
+    assert tidied[100, 140] == 1.0 and tidied[41, 100] == 0.7, "opaque inside, the rim as the network said"
+    assert tidied[60:140, 90:100].max() == 0.0 and tidied[170:, :].max() == 0.0, "background stays background"

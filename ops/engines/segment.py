@@ -1,7 +1,8 @@
 """Subject segmentation with rembg's sessions, refined to full resolution with clean edges.
 
-The network's low-resolution matte is upsampled, snapped to the image's edges with a guided
-filter, and the fringe is colour-decontaminated so no halo of the old background remains.
+The network's low-resolution matte is tidied (specks, pinholes, a half-transparent interior),
+upsampled, snapped to the image's edges with a guided filter, and the fringe is
+colour-decontaminated so no halo of the old background remains.
 The background operations (remove/replace/blur) share these engines and differ only in how
 they composite.
 """
@@ -17,7 +18,7 @@ import numpy as np
 
 from ..imageio import Picture
 from ..imageio.pixels import to_8bit
-from ..masks import guided_filter
+from ..masks import guided_filter, tidy_matte
 from ..params import Params
 from ..weights import entry, require
 from ..runtime.manager import file_bytes, network
@@ -56,7 +57,8 @@ class Segmenter(Engine):
         ctx.report(0.1, f"segmenting with {self.weights}")
         matte = np.asarray(self.session().predict(Image.fromarray(small))[0], np.float32) / 255.0
         ctx.report(0.6, "refining edges")
-        return refine(rgb, matte)
+        ctx.detail(matte="specks dropped, pinholes filled, interior opaque, edges snapped to the photo")
+        return refine(rgb, tidy_matte(matte))
 
     def run(self, picture: Picture, params: Params, ctx: RunContext) -> Picture:
         compose = COMPOSERS[type(params)]
