@@ -182,3 +182,23 @@ def test_loaded_networks_are_cached_with_a_bound(limits) -> None:
     load(WeightsSource("realesrgan-x4plus-anime-ncnn", "ncnn"))
     assert NETWORKS.loaded() == ["spandrel:realesrgan-x4plus-anime-ncnn"]
     NETWORKS.unload()
+
+
+def test_the_time_model_counts_the_tiles_the_runtime_runs() -> None:
+    from ops.runtime.throughput import Calibration, Speed, tiled_seconds
+    from ops.runtime.tiling import TileConfig, upscale_array
+
+    calls: list[int] = []
+
+    def model(x: torch.Tensor) -> torch.Tensor:
+        calls.append(x.shape[-1] * x.shape[-2])
+        return torch.nn.functional.interpolate(x, scale_factor=2)
+
+    config = TileConfig(tile=48, overlap=8, context=6)
+    upscale_array(model, np.random.rand(70, 130, 3).astype(np.float32), 2, torch.device("cpu"), config=config)
+    speed = Speed(fixed=0.5, per_pixel=1e-3)
+    assert tiled_seconds(speed, [(130, 70)], config) == pytest.approx(len(calls) * 0.5 + sum(calls) * 1e-3)
+    calibration = Calibration(speed)
+    modelled = calibration.estimate([(130, 70)], config)
+    calibration.observe([(130, 70)], config, 4 * modelled)  # jobs ran 4x slower than the probes said
+    assert calibration.estimate([(130, 70)], config) == pytest.approx(2 * modelled)

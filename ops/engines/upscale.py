@@ -10,6 +10,7 @@ to 2x with Lanczos and runs the network again (exactly 8x, one sixth of the cost
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -28,6 +29,7 @@ from .base import Engine, RunContext, register
 
 if TYPE_CHECKING:
     from ..runtime.loader import LoadedNetwork
+    from ..runtime.tiling import TileConfig
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,7 @@ class SuperResolution(Engine):
     def run(self, picture: Picture, params: Params, ctx: RunContext) -> Picture:
         from ..runtime.device import device  # torch loads on first model use, not for free operations
         from ..runtime.loader import load
-        from ..runtime.throughput import estimate_seconds
+        from ..runtime.tiling import TileConfig
 
         scale = ctx.enlargement
         source = self.source()
@@ -66,7 +68,9 @@ class SuperResolution(Engine):
         check_dimensions(*target, what="the result would be")
         passes = plan_passes(picture.width, picture.height, scale, network.scale)
         flops = network.flops_per_pixel * sum(w * h for w, h in (p.input_size for p in passes))
-        seconds = estimate_seconds(flops)
+        config = TileConfig(tile=get_settings().tile)
+        sizes, calibration = [p.input_size for p in passes], network.calibration()
+        seconds = calibration.estimate(sizes, config)
         _check_work(self.name, seconds, flops, device().type)
         ctx.detail(
             weights=source.weights + (f" blended {source.blend:g} with {source.blend_with}" if source.blend_with else ""),
@@ -75,7 +79,10 @@ class SuperResolution(Engine):
             estimated_seconds=round(seconds, 1),
         )
         ctx.report(0.0, f"about {seconds:.0f} s on {device().type}")
-        return picture.with_pixels(_upscale(picture.pixels, target, passes, network, ctx))
+        started = time.perf_counter()
+        upscaled = _upscale(picture.pixels, target, passes, network, config, ctx)
+        calibration.observe(sizes, config, time.perf_counter() - started)
+        return picture.with_pixels(upscaled)
 
 
 def plan_passes(width: int, height: int, scale: int, native: int) -> list[Pass]:
@@ -102,9 +109,9 @@ def _check_work(engine: str, seconds: float, flops: float, device_type: str) -> 
         )
 
 
-def _upscale(pixels: np.ndarray, target: tuple[int, int], passes: list[Pass], network: LoadedNetwork, ctx: RunContext) -> np.ndarray:
+def _upscale(pixels: np.ndarray, target: tuple[int, int], passes: list[Pass], network: LoadedNetwork, config: TileConfig, ctx: RunContext) -> np.ndarray:
     from ..runtime.device import device
-    from ..runtime.tiling import TileConfig, upscale_array
+    from ..runtime.tiling import upscale_array
 
     top = float(np.iinfo(pixels.dtype).max)
     channels = pixels.shape[2]
@@ -112,7 +119,6 @@ def _upscale(pixels: np.ndarray, target: tuple[int, int], passes: list[Pass], ne
     image = colour.astype(np.float32) / top
     if image.shape[2] == 1:
         image = np.repeat(image, 3, axis=2)
-    config = TileConfig(tile=get_settings().tile)
     for index, step in enumerate(passes):
         if (image.shape[1], image.shape[0]) != step.input_size:
             image = _resize_float(image, step.input_size)

@@ -13,6 +13,7 @@ from ..weights.store import not_installed
 from .device import device, half_precision
 from .manager import network
 from .ncnn_convert import convert
+from .throughput import Calibration, measure_speed
 from .torchvision_compat import install as _install_torchvision_compat
 
 _install_torchvision_compat()
@@ -31,6 +32,14 @@ class LoadedNetwork:
     source: WeightsSource
     architecture: str
     flops_per_pixel: float  # per input pixel, measured
+    layout: torch.memory_format = torch.contiguous_format
+    _calibration: Calibration | None = None
+
+    def calibration(self) -> Calibration:
+        """This network's measured speed here (timed once, on first need), for time estimates."""
+        if self._calibration is None:
+            self._calibration = Calibration(measure_speed(self.call, getattr(self.call, "input_channels", 3), self.half, self.layout))
+        return self._calibration
 
 
 def load(source: WeightsSource) -> LoadedNetwork:
@@ -78,7 +87,7 @@ def _build(source: WeightsSource, state: dict[str, torch.Tensor] | None = None) 
     # with view() and StyleGAN-style 5-D weights have no channels-last layout
     layout = torch.channels_last if descriptor.purpose == "SR" else torch.contiguous_format
     module.to(device=device(), dtype=dtype, memory_format=layout)
-    return LoadedNetwork(module, descriptor, descriptor.scale, half, source, descriptor.architecture.name, flops)
+    return LoadedNetwork(module, descriptor, descriptor.scale, half, source, descriptor.architecture.name, flops, layout)
 
 
 def measure_flops(module: torch.nn.Module, channels: int = 3, side: int = 32, call: Callable[[torch.Tensor], Any] | None = None) -> float:

@@ -1,41 +1,85 @@
-"""How fast this device runs convolutions: the basis of every time estimate."""
+"""How long a network takes here: timed on the network itself, not inferred from a benchmark.
+
+A network's cost is modelled per call as ``fixed + per_pixel x input pixels`` (the fixed part is
+the call's own overhead: padding, layout changes, small launches); both are measured once per
+loaded network on two probe tiles of the network, on this device, in its precision and layout.
+An estimate then sums that model over the exact tiles the tiled runtime will run, times the
+network's drift: the moving ratio of measured to modelled time of its finished jobs (larger tiles
+than the probes run a little slower per pixel once activations outgrow the caches).
+"""
 
 from __future__ import annotations
 
+import math
 import time
-from functools import lru_cache
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import torch
 
 from .device import device
+from .tiling import TileConfig, plan_tiles
+
+PROBE_SIDES = (32, 64)  # input pixels per side; large enough that the slope is not noise
 
 
-@lru_cache(maxsize=1)
-def conv_gflops() -> float:
-    """Measured GFLOP/s of a 64->64 3x3 convolution, the bulk of the SR networks' work."""
+@dataclass(frozen=True)
+class Speed:
+    fixed: float  # seconds per call
+    per_pixel: float  # seconds per input pixel
+
+    def seconds(self, pixels: float, calls: int = 1) -> float:
+        return calls * self.fixed + pixels * self.per_pixel
+
+
+def measure_speed(call: Callable[[torch.Tensor], torch.Tensor], channels: int, half: bool, layout: torch.memory_format) -> Speed:
+    """Best of three timings at each probe size (after a warm-up), fitted to fixed + per-pixel."""
     dev = device()
-    side = 256 if dev.type == "cuda" else 96
-    dtype = torch.float16 if dev.type == "cuda" else torch.float32
-    conv = torch.nn.Conv2d(64, 64, 3, padding=1).to(dev, dtype)
-    x = torch.rand(1, 64, side, side, device=dev, dtype=dtype)
-    flops = 2 * 64 * 64 * 9 * side * side
-    with torch.inference_mode():
-        conv(x)  # warm up
+    dtype = torch.float16 if half else torch.float32
+    timings = []
+    for side in PROBE_SIDES:
+        x = torch.rand(1, channels, side, side).to(dev, dtype, memory_format=layout)
         best = float("inf")
-        for _ in range(3):
-            if dev.type == "cuda":
-                torch.cuda.synchronize()
-            start = time.perf_counter()
-            conv(x)
-            if dev.type == "cuda":
-                torch.cuda.synchronize()
-            best = min(best, time.perf_counter() - start)
-    return flops / best / 1e9
+        with torch.inference_mode():
+            call(x)  # warm up: kernel selection, caches
+            for _ in range(2):
+                if dev.type == "cuda":
+                    torch.cuda.synchronize()
+                start = time.perf_counter()
+                call(x)
+                if dev.type == "cuda":
+                    torch.cuda.synchronize()
+                best = min(best, time.perf_counter() - start)
+        timings.append((side * side, best))
+    (p0, t0), (p1, t1) = timings
+    per_pixel = max((t1 - t0) / (p1 - p0), t1 / p1 * 0.5)  # a noisy small probe cannot make pixels nearly free
+    return Speed(fixed=max(0.0, t1 - per_pixel * p1), per_pixel=per_pixel)
 
 
-#: whole networks (narrower layers, activations, tiling) run slower than the probe convolution
-EFFICIENCY = 0.7
+def tiled_seconds(speed: Speed, sizes: Sequence[tuple[int, int]], config: TileConfig) -> float:
+    """Seconds for tiled passes over inputs of ``sizes`` (width, height): every tile with its context."""
+    total = 0.0
+    for width, height in sizes:
+        ys, th = plan_tiles(height, config.tile, config.overlap)
+        xs, tw = plan_tiles(width, config.tile, config.overlap)
+        rows = [min(height, y + th + config.context) - max(0, y - config.context) for y in ys]
+        cols = [min(width, x + tw + config.context) - max(0, x - config.context) for x in xs]
+        total += speed.seconds(sum(rows) * sum(cols), len(rows) * len(cols))
+    return total
 
 
-def estimate_seconds(flops: float) -> float:
-    return flops / (conv_gflops() * EFFICIENCY * 1e9)
+@dataclass
+class Calibration:
+    """A network's measured speed, corrected by how its real jobs went."""
+
+    speed: Speed
+    drift: float = 1.0
+
+    def estimate(self, sizes: Sequence[tuple[int, int]], config: TileConfig) -> float:
+        return tiled_seconds(self.speed, sizes, config) * self.drift
+
+    def observe(self, sizes: Sequence[tuple[int, int]], config: TileConfig, seconds: float) -> None:
+        """Fold a finished job's time in (halfway: one odd job moves the estimate, not replaces it)."""
+        modelled = tiled_seconds(self.speed, sizes, config)
+        if modelled > 0 and seconds > 0:
+            self.drift = math.exp(0.5 * math.log(self.drift) + 0.5 * math.log(seconds / modelled))
