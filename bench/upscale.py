@@ -139,6 +139,31 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return float("inf") if mse == 0 else 10 * np.log10(255**2 / mse)
 
 
+def backends() -> None:
+    """Every CPU backend on the calibration tile, measured fresh (the product caches this verdict)."""
+    import tempfile
+
+    import ops.engines  # noqa: F401  (registers the engines)
+    from ops.engines.base import ENGINES
+    from ops.runtime.backends.selection import CALIBRATION_SIDE, calibrate, cpu_flags, weights_digest
+    from ops.runtime.loader import load
+
+    network = load(ENGINES["realesrgan-x4plus"].source())
+    print(f"\nCPU backends, Real-ESRGAN x4plus on a {CALIBRATION_SIDE}x{CALIBRATION_SIDE} calibration tile (best of 2 after a warm-up); CPU flags: {cpu_flags()}")
+    with tempfile.TemporaryDirectory() as cache:
+        choice = calibrate(network.module, 3, Path(cache), weights_digest(network.module), 50.0, False)
+    flops = network.flops_per_pixel * CALIBRATION_SIDE**2
+    reference = next(t.seconds for t in choice.trials if t.backend == "torch-fp32")
+    print(f"{'backend':<16} {'seconds':>8} {'GFLOP/s':>8} {'vs fp32':>8} {'PSNR dB':>8}  verdict")
+    for trial in choice.trials:
+        if trial.seconds is None:
+            print(f"{trial.backend:<16} {'':>8} {'':>8} {'':>8} {'':>8}  {trial.verdict}")
+            continue
+        quality = f"{trial.psnr:8.1f}" if trial.psnr is not None else f"{'ref':>8}"
+        print(f"{trial.backend:<16} {trial.seconds:8.3f} {flops / trial.seconds / 1e9:8.1f} {reference / trial.seconds:7.2f}x {quality}  {trial.verdict}")
+    print(f"chosen: {choice.backend} ({choice.speedup:.2f}x plain fp32 PyTorch, the fastest at >= 50 dB)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--size", type=int, default=256)
@@ -146,6 +171,9 @@ def main() -> None:
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child == "backends":
+        backends()
+        return
     if args.child:
         child(args.child, args.size, Path(args.out or "."))
         return
@@ -173,6 +201,8 @@ def main() -> None:
         print(f"ratio ours / fastest reference: {results['ours']['seconds'] / best:.2f}")
         ours, reference = np.load(Path(tmp) / "ours.npy"), np.load(Path(tmp) / "torch.npy")
         print(f"PSNR ours vs plain fp32 PyTorch: {psnr(ours, reference):.1f} dB")
+    done = subprocess.run([sys.executable, __file__, "--child", "backends"], capture_output=True, text=True)
+    print(done.stdout.rstrip() if done.returncode == 0 else f"backends failed\n{done.stderr[-2000:]}")
     if not args.skip_large:
         done = subprocess.run([sys.executable, __file__, "--child", "large"], capture_output=True, text=True)
         if done.returncode != 0:

@@ -1,0 +1,180 @@
+"""Measure every backend on a calibration tile, keep those true to fp32, use the fastest.
+
+The verdict is stored in ``backends.json`` in the cache folder under a fingerprint of what
+decides it: the CPU's flags, the thread count, the library versions and the network's own
+weights (a digest of its tensors). A new machine, a library upgrade or other weights measure
+again; everything else reads the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import openvino_cpu, torch_cpu  # noqa: F401  (register the backends)
+from .base import BACKENDS, Compiled
+
+CALIBRATION_SIDE = 64  # input pixels per side of the calibration tile
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "rocket.jpg"
+
+
+@dataclass(frozen=True)
+class Trial:
+    backend: str
+    seconds: float | None  # best of two, after a warm-up; None when it could not run
+    psnr: float | None  # dB against torch-fp32, 8-bit RGB
+    verdict: str  # "reference", "passed", "below N dB", "opt-in", or why it could not run
+
+
+@dataclass(frozen=True)
+class Choice:
+    backend: str
+    call: Compiled
+    trials: tuple[Trial, ...]
+
+    @property
+    def speedup(self) -> float:
+        """The chosen backend's speed over plain fp32 PyTorch on the calibration tile."""
+        seconds = {t.backend: t.seconds for t in self.trials}
+        return (seconds.get("torch-fp32") or 0.0) / (seconds.get(self.backend) or 1.0) or 1.0
+
+
+def choose(module: torch.nn.Module, channels: int, cache: Path, *, min_psnr: float = 50.0, wanted: str = "auto", opt_in: bool = False) -> Choice:
+    """The backend to run ``module`` with here. ``wanted`` names one (no measuring) or is "auto"."""
+    digest = weights_digest(module)
+    if wanted != "auto":
+        backend = BACKENDS[wanted]
+        return Choice(wanted, backend.build(module, channels, cache, digest), (Trial(wanted, None, None, "asked for"),))
+    record = cache / "backends.json"
+    key = fingerprint(digest, min_psnr, opt_in)
+    known = _read(record).get(key)
+    if known and known["backend"] in BACKENDS and BACKENDS[known["backend"]].unavailable_reason() is None:
+        trials = tuple(Trial(**t) for t in known["trials"])
+        return Choice(known["backend"], BACKENDS[known["backend"]].build(module, channels, cache, digest), trials)
+    choice = calibrate(module, channels, cache, digest, min_psnr, opt_in)
+    _write(record, key, {"backend": choice.backend, "trials": [asdict(t) for t in choice.trials]})
+    return choice
+
+
+def calibrate(module: torch.nn.Module, channels: int, cache: Path, digest: str, min_psnr: float, opt_in: bool) -> Choice:
+    tile = calibration_tile(channels)
+    reference_call = BACKENDS["torch-fp32"].build(module, channels, cache, digest)
+    reference_seconds, reference = _time(reference_call, tile)
+    trials = [Trial("torch-fp32", reference_seconds, None, "reference")]
+    best: tuple[float, str, Compiled] = (reference_seconds, "torch-fp32", reference_call)
+    for name, backend in BACKENDS.items():
+        if name == "torch-fp32":
+            continue
+        if backend.opt_in and not opt_in:
+            trials.append(Trial(name, None, None, "opt-in"))
+            continue
+        reason = backend.unavailable_reason()
+        if reason:
+            trials.append(Trial(name, None, None, reason))
+            continue
+        try:
+            call = backend.build(module, channels, cache, digest)
+            seconds, out = _time(call, tile)
+        except Exception as exc:  # a backend that cannot take this network is skipped, with why
+            trials.append(Trial(name, None, None, f"failed: {type(exc).__name__}: {str(exc)[:200]}"))
+            continue
+        quality = psnr(out, reference)
+        passed = quality >= min_psnr
+        trials.append(Trial(name, round(seconds, 4), round(quality, 2), "passed" if passed else f"below {min_psnr:g} dB"))
+        if passed and seconds < best[0]:
+            best = (seconds, name, call)
+    trials[0] = Trial("torch-fp32", round(reference_seconds, 4), None, "reference")
+    return Choice(best[1], best[2], tuple(trials))
+
+
+def calibration_tile(channels: int) -> torch.Tensor:
+    """A crop of a real photo (texture, edges and flat sky: what the networks meet)."""
+    from PIL import Image
+
+    side = CALIBRATION_SIDE
+    if EXAMPLE.exists():
+        with Image.open(EXAMPLE) as image:
+            rgb = np.asarray(image.convert("RGB").crop((120, 60, 120 + side, 60 + side)), np.float32) / 255.0
+    else:  # a smooth field with edges, should the examples be missing
+        y, x = np.mgrid[:side, :side] / side
+        rgb = np.stack([x, y, (np.sin(12 * x) > 0) * 0.8 + 0.1], axis=2).astype(np.float32)
+    tensor = torch.from_numpy(rgb).permute(2, 0, 1)[None]
+    return tensor[:, :1] if channels == 1 else tensor.repeat(1, math.ceil(channels / 3), 1, 1)[:, :channels]
+
+
+def psnr(out: torch.Tensor, reference: torch.Tensor) -> float:
+    a = (out.float().clamp(0, 1) * 255).round()
+    b = (reference.float().clamp(0, 1) * 255).round()
+    mse = float(((a - b) ** 2).mean())
+    return 99.0 if mse == 0 else 10 * math.log10(255**2 / mse)
+
+
+def weights_digest(module: torch.nn.Module) -> str:
+    digest = hashlib.sha256()
+    for name, tensor in module.state_dict().items():
+        digest.update(name.encode())
+        digest.update(tensor.detach().float().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def fingerprint(digest: str, min_psnr: float, opt_in: bool) -> str:
+    parts = {"cpu": cpu_flags(), "threads": torch.get_num_threads(), "libs": library_versions(), "weights": digest, "bar": min_psnr, "opt_in": opt_in}
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:24]
+
+
+@lru_cache(maxsize=1)
+def cpu_flags() -> str:
+    """The flags that decide which kernels exist (AVX-512, its bf16/VNNI parts, AMX)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return "unknown"
+    flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
+    return " ".join(sorted(f for f in flags if f.startswith(("avx512", "amx", "avx2", "avx_vnni", "fma"))))
+
+
+def library_versions() -> dict[str, str]:
+    found = {}
+    for package in ("torch", "openvino"):
+        try:
+            found[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            found[package] = "-"
+    return found
+
+
+def _time(call: Compiled, tile: torch.Tensor) -> tuple[float, torch.Tensor]:
+    out = call(tile)  # warm-up: kernel selection, caches
+    best = float("inf")
+    for _ in range(2):
+        start = time.perf_counter()
+        out = call(tile)
+        best = min(best, time.perf_counter() - start)
+    return best, out
+
+
+def _read(record: Path) -> dict:
+    try:
+        return json.loads(record.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _write(record: Path, key: str, value: dict) -> None:
+    """Merge one verdict in, atomically (processes sharing the folder never see half a file)."""
+    record.parent.mkdir(parents=True, exist_ok=True)
+    data = _read(record)
+    data[key] = value
+    draft = record.with_name(f".{record.name}.{os.getpid()}")
+    draft.write_text(json.dumps(data, indent=1, sort_keys=True))
+    draft.replace(record)
