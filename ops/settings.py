@@ -40,6 +40,11 @@ class Settings(BaseSettings):
     )
     max_job_seconds: float = Field(900, gt=0, description="Refuse model work estimated to take longer than this on the current device.")
     tile: int = Field(384, ge=0, description="Largest input tile side for model inference (0: whole image).")
+    backend: Literal["auto", "torch-fp32", "torch-bf16", "openvino-f32", "openvino-bf16"] = Field(
+        "auto", description="How upscalers run on the CPU; auto: the fastest measured here whose output stays within backend_min_psnr of fp32."
+    )
+    backend_min_psnr: float = Field(50.0, ge=20, description="The PSNR (dB, against fp32) a faster CPU backend must keep to be chosen.")
+    warm_networks: str = Field("realesrgan-x4plus", description="Comma-separated upscaler engines loaded (and their CPU backend chosen) at start-up, off the request path.")
     debug: bool = Field(False, description="Print tracebacks in the command line tool.")
 
     # --- service --------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import os
 import secrets
 import threading
@@ -46,7 +47,7 @@ class Studio:
     def start(self) -> None:
         self.jobs.start()
         threading.Thread(target=self._retention, name="retention", daemon=True).start()
-        threading.Thread(target=_warm_up, name="warm-up", daemon=True).start()
+        threading.Thread(target=_warm_up, args=(self.settings,), name="warm-up", daemon=True).start()
 
     def stop(self) -> None:
         self._stop.set()
@@ -91,13 +92,27 @@ def load_secret(settings: Settings) -> bytes:
     return bytes.fromhex(path.read_text().strip())
 
 
-def _warm_up() -> None:
+def _warm_up(settings: Settings) -> None:
     """Pay one-time costs off the request path: rembg's first import compiles pymatting with
-    numba (about a minute the first time on a machine, cached after)."""
+    numba (about a minute the first time on a machine, cached after); the default upscalers are
+    loaded and their CPU backend chosen (measured once per machine, then read from the cache)."""
     try:
         import rembg  # noqa: F401
     except Exception:  # an import problem shows when a background job runs, with its own message
         pass
+    import ops.engines  # noqa: F401  (registers the engines)
+    from ops.engines.base import ENGINES
+    from ops.runtime.loader import load
+
+    for name in filter(None, (n.strip() for n in settings.warm_networks.split(","))):
+        engine = ENGINES.get(name)
+        source = getattr(engine, "source", lambda: None)()
+        if source is None:
+            continue
+        try:
+            load(source).calibration()  # loaded, backend chosen, speed timed for estimates
+        except Exception:  # the job that needs it reports the problem with its own message
+            logging.getLogger(__name__).exception("warming %s failed", name)
 
 
 def studio(request: Request) -> Studio:

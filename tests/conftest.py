@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -11,6 +12,11 @@ from ops.runtime.torchvision_compat import install as _install_torchvision_compa
 from ops.settings import get_settings
 
 _install_torchvision_compat()  # tests import diffusers/transformers/spandrel directly too
+# Tests build many small networks in fresh data folders: choosing a CPU backend by measurement
+# for each would cost minutes, so they run the fp32 reference and warm nothing at start-up,
+# except where the choice itself is tested (tests/test_backends.py sets STUDIO_BACKEND=auto).
+os.environ.setdefault("STUDIO_BACKEND", "torch-fp32")
+os.environ.setdefault("STUDIO_WARM_NETWORKS", "")
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"

@@ -67,3 +67,29 @@ def test_the_verdict_is_measured_once_per_machine_and_weights(tmp_path: Path, mo
 def test_a_backend_can_be_asked_for_by_name(tmp_path: Path) -> None:
     choice = choose(tiny_upscaler(), 3, tmp_path, wanted="torch-bf16")
     assert choice.backend == "torch-bf16" and not (tmp_path / "backends.json").exists()
+
+
+def test_an_enhance_job_runs_on_the_backend_chosen_here_and_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import numpy as np
+    from PIL import Image
+
+    from ops import chain
+    from ops.imageio import Picture
+    from ops.runtime.manager import NETWORKS
+    from tests.conftest import EXAMPLES
+
+    picture = Picture(np.asarray(Image.open(EXAMPLES / "cat.jpg").convert("RGB").crop((100, 60, 164, 108))).copy())
+    steps = chain.plan([{"type": "enhance", "engine": "realesr-animevideov3", "params": {"scale": 4}}])
+    monkeypatch.setenv("STUDIO_DATA_DIR", str(tmp_path))
+    results = {}
+    for backend in ("torch-fp32", "auto"):
+        monkeypatch.setenv("STUDIO_BACKEND", backend)
+        NETWORKS.unload()
+        results[backend] = chain.run(picture, steps)
+    NETWORKS.unload()
+    chosen = results["auto"].steps[0].details["backend"]
+    assert results["torch-fp32"].steps[0].details["backend"] == "torch-fp32"
+    assert chosen in BACKENDS and (tmp_path / "compiled" / "backends.json").exists()
+    assert chosen in (tmp_path / "compiled" / "backends.json").read_text()
+    ours, reference = (torch.from_numpy(np.asarray(r.picture.pixels, np.float32) / 255) for r in (results["auto"], results["torch-fp32"]))
+    assert choosing.psnr(ours, reference) >= 45

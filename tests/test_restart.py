@@ -32,7 +32,7 @@ def launch(data: Path, port: int) -> subprocess.Popen[bytes]:
 def wait_for(url: str, key: str, wanted: set[str], timeout: float) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        job = httpx.get(url, headers={"Authorization": f"Bearer {key}"}, timeout=10).json()
+        job = httpx.get(url, headers={"Authorization": f"Bearer {key}"}, timeout=30).json()
         if job["status"] in wanted:
             return job
         time.sleep(0.2)

@@ -74,7 +74,8 @@ class SuperResolution(Engine):
         _check_work(self.name, seconds, flops, device().type)
         ctx.detail(
             weights=source.weights + (f" blended {source.blend:g} with {source.blend_with}" if source.blend_with else ""),
-            device=f"{device().type}{' fp16' if network.half else ' fp32'}",
+            device=device().type,
+            backend=network.backend,  # how it ran there: chosen by measurement on the CPU (ops.runtime.backends)
             passes=len(passes),
             estimated_seconds=round(seconds, 1),
         )

@@ -13,6 +13,8 @@ from ..weights.store import not_installed
 from .device import device, half_precision
 from .manager import network
 from .ncnn_convert import convert
+from ..settings import get_settings
+from .backends import Choice, choose
 from .throughput import Calibration, measure_speed
 from .torchvision_compat import install as _install_torchvision_compat
 
@@ -33,6 +35,7 @@ class LoadedNetwork:
     architecture: str
     flops_per_pixel: float  # per input pixel, measured
     layout: torch.memory_format = torch.contiguous_format
+    backend: str = "torch"  # the CPU backend chosen by measurement (ops.runtime.backends), or torch on a GPU
     _calibration: Calibration | None = None
 
     def calibration(self) -> Calibration:
@@ -87,7 +90,35 @@ def _build(source: WeightsSource, state: dict[str, torch.Tensor] | None = None) 
     # with view() and StyleGAN-style 5-D weights have no channels-last layout
     layout = torch.channels_last if descriptor.purpose == "SR" else torch.contiguous_format
     module.to(device=device(), dtype=dtype, memory_format=layout)
-    return LoadedNetwork(module, descriptor, descriptor.scale, half, source, descriptor.architecture.name, flops, layout)
+    call, backend = descriptor, f"torch-{'fp16' if half else 'fp32'}"
+    if device().type == "cpu" and descriptor.purpose == "SR" and not descriptor.size_requirements.square:
+        choice = choose_backend(module, descriptor.input_channels)
+        call, backend = padded(choice.call, descriptor.size_requirements, descriptor.scale), choice.backend
+    return LoadedNetwork(module, call, descriptor.scale, half, source, descriptor.architecture.name, flops, layout, backend)
+
+
+def choose_backend(module: torch.nn.Module, channels: int) -> Choice:
+    settings = get_settings()
+    return choose(module, channels, settings.data_dir / "compiled", min_psnr=settings.backend_min_psnr, wanted=settings.backend)
+
+
+def padded(call: Callable[[torch.Tensor], torch.Tensor], needs: spandrel.SizeRequirements, scale: int) -> Callable[[torch.Tensor], torch.Tensor]:
+    """Bring a tile to a size the architecture takes (as spandrel's own call does), then crop."""
+
+    def run(x: torch.Tensor) -> torch.Tensor:
+        height, width = x.shape[-2:]
+        bottom, right = _grow(height, needs), _grow(width, needs)
+        if bottom or right:
+            x = torch.nn.functional.pad(x, (0, right, 0, bottom), mode="replicate")
+        return call(x)[..., : height * scale, : width * scale]
+
+    return run
+
+
+def _grow(length: int, needs: spandrel.SizeRequirements) -> int:
+    target = max(length, needs.minimum)
+    multiple = max(1, needs.multiple_of)
+    return -(-target // multiple) * multiple - length
 
 
 def measure_flops(module: torch.nn.Module, channels: int = 3, side: int = 32, call: Callable[[torch.Tensor], Any] | None = None) -> float:
