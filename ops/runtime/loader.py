@@ -28,7 +28,7 @@ spandrel_extra_arches.install()  # CodeFormer, DDColor (their licences are recor
 @dataclass
 class LoadedNetwork:
     module: torch.nn.Module
-    call: Callable[[torch.Tensor], torch.Tensor]  # spandrel's descriptor: pads to the size the network needs
+    call: Callable[[torch.Tensor], torch.Tensor]  # the chosen backend (or spandrel's descriptor), padding to the sizes the network takes
     scale: int
     half: bool
     source: WeightsSource
@@ -36,12 +36,13 @@ class LoadedNetwork:
     flops_per_pixel: float  # per input pixel, measured
     layout: torch.memory_format = torch.contiguous_format
     backend: str = "torch"  # the CPU backend chosen by measurement (ops.runtime.backends), or torch on a GPU
+    channels: int = 3
     _calibration: Calibration | None = None
 
     def calibration(self) -> Calibration:
         """This network's measured speed here (timed once, on first need), for time estimates."""
         if self._calibration is None:
-            self._calibration = Calibration(measure_speed(self.call, getattr(self.call, "input_channels", 3), self.half, self.layout))
+            self._calibration = Calibration(measure_speed(self.call, self.channels, self.half, self.layout))
         return self._calibration
 
 
@@ -94,7 +95,7 @@ def _build(source: WeightsSource, state: dict[str, torch.Tensor] | None = None) 
     if device().type == "cpu" and descriptor.purpose == "SR" and not descriptor.size_requirements.square:
         choice = choose_backend(module, descriptor.input_channels)
         call, backend = padded(choice.call, descriptor.size_requirements, descriptor.scale), choice.backend
-    return LoadedNetwork(module, call, descriptor.scale, half, source, descriptor.architecture.name, flops, layout, backend)
+    return LoadedNetwork(module, call, descriptor.scale, half, source, descriptor.architecture.name, flops, layout, backend, descriptor.input_channels)
 
 
 def choose_backend(module: torch.nn.Module, channels: int) -> Choice:

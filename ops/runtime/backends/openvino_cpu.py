@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -43,10 +44,12 @@ class OpenVinoBackend(Backend):
             "INFERENCE_PRECISION_HINT": self.precision, "PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": threads,
         })  # fmt: skip
         request = compiled.create_infer_request()
+        busy = threading.Lock()  # one infer request: the start-up warm-up and a job must not share it at once
 
         def call(x: torch.Tensor) -> torch.Tensor:
-            out = request.infer({0: np.ascontiguousarray(x.float().numpy())})[0]
-            return torch.from_numpy(np.array(out, copy=True))
+            with busy:
+                out = request.infer({0: np.ascontiguousarray(x.float().numpy())})[0]
+                return torch.from_numpy(np.array(out, copy=True))
 
         return call
 
