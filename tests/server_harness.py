@@ -81,13 +81,14 @@ class LiveServer:
         return user_id, key.json()["key"]
 
     def poll(self, key: str, job_id: str, timeout: float = 120) -> dict:
-        """A v1 job once it is completed or failed (polling well inside the Pro tier's 50 a minute)."""
+        """A v1 job once it is completed or failed, polling well inside the Pro tier's 50 a minute
+        (a slow first job on a cold machine must not spend the quota the test needs afterwards)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            job = httpx.get(f"{self.url}/api/v1/jobs/api/{job_id}", headers=bearer(key)).json()
+            job = httpx.get(f"{self.url}/api/v1/jobs/api/{job_id}", headers=bearer(key), timeout=30).json()
             if job["status"] in ("completed", "failed"):
                 return job
-            time.sleep(0.5)
+            time.sleep(1.5)
         raise AssertionError(f"job {job_id} did not finish: {job}")
 
     def stop(self) -> None:
