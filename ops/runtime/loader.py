@@ -104,22 +104,17 @@ def choose_backend(module: torch.nn.Module, channels: int) -> Choice:
 
 
 def padded(call: Callable[[torch.Tensor], torch.Tensor], needs: spandrel.SizeRequirements, scale: int) -> Callable[[torch.Tensor], torch.Tensor]:
-    """Bring a tile to a size the architecture takes (as spandrel's own call does), then crop."""
+    """Bring a tile to a size the architecture takes (spandrel's own padding rule), then crop."""
 
     def run(x: torch.Tensor) -> torch.Tensor:
         height, width = x.shape[-2:]
-        bottom, right = _grow(height, needs), _grow(width, needs)
+        right, bottom = needs.get_padding(width, height)
         if bottom or right:
             x = torch.nn.functional.pad(x, (0, right, 0, bottom), mode="replicate")
         return call(x)[..., : height * scale, : width * scale]
 
     return run
 
-
-def _grow(length: int, needs: spandrel.SizeRequirements) -> int:
-    target = max(length, needs.minimum)
-    multiple = max(1, needs.multiple_of)
-    return -(-target // multiple) * multiple - length
 
 
 def measure_flops(module: torch.nn.Module, channels: int = 3, side: int = 32, call: Callable[[torch.Tensor], Any] | None = None) -> float:

@@ -32,25 +32,27 @@ class Speed:
         return calls * self.fixed + pixels * self.per_pixel
 
 
-def measure_speed(call: Callable[[torch.Tensor], torch.Tensor], channels: int, half: bool, layout: torch.memory_format) -> Speed:
-    """Best of three timings at each probe size (after a warm-up), fitted to fixed + per-pixel."""
-    dev = device()
-    dtype = torch.float16 if half else torch.float32
-    timings = []
-    for side in PROBE_SIDES:
-        x = torch.rand(1, channels, side, side).to(dev, dtype, memory_format=layout)
+def best_time(call: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, repeats: int = 2) -> tuple[float, torch.Tensor]:
+    """(best seconds of ``repeats`` runs after a warm-up, the output): the one way networks are timed."""
+    cuda = x.device.type == "cuda"
+    with torch.inference_mode():
+        out = call(x)  # warm up: kernel selection, caches
         best = float("inf")
-        with torch.inference_mode():
-            call(x)  # warm up: kernel selection, caches
-            for _ in range(2):
-                if dev.type == "cuda":
-                    torch.cuda.synchronize()
-                start = time.perf_counter()
-                call(x)
-                if dev.type == "cuda":
-                    torch.cuda.synchronize()
-                best = min(best, time.perf_counter() - start)
-        timings.append((side * side, best))
+        for _ in range(repeats):
+            if cuda:
+                torch.cuda.synchronize()
+            start = time.perf_counter()
+            out = call(x)
+            if cuda:
+                torch.cuda.synchronize()
+            best = min(best, time.perf_counter() - start)
+    return best, out
+
+
+def measure_speed(call: Callable[[torch.Tensor], torch.Tensor], channels: int, half: bool, layout: torch.memory_format) -> Speed:
+    """The best timing at each probe size, fitted to fixed + per-pixel."""
+    dtype = torch.float16 if half else torch.float32
+    timings = [(side * side, best_time(call, torch.rand(1, channels, side, side).to(device(), dtype, memory_format=layout))[0]) for side in PROBE_SIDES]
     (p0, t0), (p1, t1) = timings
     per_pixel = max((t1 - t0) / (p1 - p0), t1 / p1 * 0.5)  # a noisy small probe cannot make pixels nearly free
     return Speed(fixed=max(0.0, t1 - per_pixel * p1), per_pixel=per_pixel)

@@ -12,7 +12,6 @@ import hashlib
 import json
 import math
 import os
-import time
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from importlib import metadata
@@ -22,6 +21,7 @@ import numpy as np
 import torch
 
 from . import openvino_cpu, torch_cpu  # noqa: F401  (register the backends)
+from ..throughput import best_time
 from .base import BACKENDS, Compiled
 
 CALIBRATION_SIDE = 64  # input pixels per side of the calibration tile
@@ -69,8 +69,8 @@ def choose(module: torch.nn.Module, channels: int, cache: Path, *, min_psnr: flo
 def calibrate(module: torch.nn.Module, channels: int, cache: Path, digest: str, min_psnr: float, opt_in: bool) -> Choice:
     tile = calibration_tile(channels)
     reference_call = BACKENDS["torch-fp32"].build(module, channels, cache, digest)
-    reference_seconds, reference = _time(reference_call, tile)
-    trials = [Trial("torch-fp32", reference_seconds, None, "reference")]
+    reference_seconds, reference = best_time(reference_call, tile)
+    trials = [Trial("torch-fp32", round(reference_seconds, 4), None, "reference")]
     best: tuple[float, str, Compiled] = (reference_seconds, "torch-fp32", reference_call)
     for name, backend in BACKENDS.items():
         if name == "torch-fp32":
@@ -84,7 +84,7 @@ def calibrate(module: torch.nn.Module, channels: int, cache: Path, digest: str, 
             continue
         try:
             call = backend.build(module, channels, cache, digest)
-            seconds, out = _time(call, tile)
+            seconds, out = best_time(call, tile)
         except Exception as exc:  # a backend that cannot take this network is skipped, with why
             trials.append(Trial(name, None, None, f"failed: {type(exc).__name__}: {str(exc)[:200]}"))
             continue
@@ -93,7 +93,6 @@ def calibrate(module: torch.nn.Module, channels: int, cache: Path, digest: str, 
         trials.append(Trial(name, round(seconds, 4), round(quality, 2), "passed" if passed else f"below {min_psnr:g} dB"))
         if passed and seconds < best[0]:
             best = (seconds, name, call)
-    trials[0] = Trial("torch-fp32", round(reference_seconds, 4), None, "reference")
     return Choice(best[1], best[2], tuple(trials))
 
 
@@ -151,16 +150,6 @@ def library_versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             found[package] = "-"
     return found
-
-
-def _time(call: Compiled, tile: torch.Tensor) -> tuple[float, torch.Tensor]:
-    out = call(tile)  # warm-up: kernel selection, caches
-    best = float("inf")
-    for _ in range(2):
-        start = time.perf_counter()
-        out = call(tile)
-        best = min(best, time.perf_counter() - start)
-    return best, out
 
 
 def _read(record: Path) -> dict:
