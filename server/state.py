@@ -103,6 +103,7 @@ def _warm_up(settings: Settings) -> None:
     import ops.engines  # noqa: F401  (registers the engines)
     from ops.engines.base import ENGINES
     from ops.runtime.loader import load
+    from ops.runtime.tiling import TileConfig
 
     for name in filter(None, (n.strip() for n in settings.warm_networks.split(","))):
         engine = ENGINES.get(name)
@@ -110,7 +111,7 @@ def _warm_up(settings: Settings) -> None:
         if source is None:
             continue
         try:
-            load(source).calibration()  # loaded, backend chosen, speed timed for estimates
+            load(source).warm(TileConfig(tile=settings.tile))  # loaded, backend chosen, speed timed, tile shape compiled
         except Exception:  # the job that needs it reports the problem with its own message
             logging.getLogger(__name__).exception("warming %s failed", name)
 

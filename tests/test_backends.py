@@ -9,7 +9,7 @@ import pytest
 import torch
 from spandrel.architectures.Compact.__arch.SRVGG import SRVGGNetCompact
 
-from ops.runtime.backends import BACKENDS, Backend, choose
+from ops.runtime.backends import BACKENDS, Backend, Compiled, choose
 from ops.runtime.backends import selection as choosing
 from ops.runtime.backends.base import register
 
@@ -27,7 +27,7 @@ class Blotchy(Backend):
             with torch.inference_mode():
                 return module(x) + 0.2
 
-        return call
+        return Compiled(call)
 
 
 @pytest.fixture
@@ -93,3 +93,68 @@ def test_an_enhance_job_runs_on_the_backend_chosen_here_and_says_so(tmp_path: Pa
     assert chosen in (tmp_path / "compiled" / "backends.json").read_text()
     ours, reference = (torch.from_numpy(np.asarray(r.picture.pixels, np.float32) / 255) for r in (results["auto"], results["torch-fp32"]))
     assert choosing.psnr(ours, reference) >= 45
+
+
+def test_static_shapes_are_compiled_off_the_request_path(tmp_path: Path) -> None:
+    """A new shape runs at once on the dynamic compile; its static compile is then used."""
+    backend = BACKENDS["openvino-f32"]
+    call = backend.build(tiny_upscaler(), 3, tmp_path, "tiny")
+    shaped = call.run
+    x = torch.rand(1, 3, 37, 45)
+    with torch.inference_mode():
+        reference = tiny_upscaler()(x)
+    first = call(x)
+    assert first.shape == reference.shape and choosing.psnr(first, reference) >= 50
+    assert (37, 45) in shaped.pending or (37, 45) in shaped.static
+    for future in list(shaped.pending.values()):
+        future.result(timeout=60)
+    assert (37, 45) in shaped.static, "compiled in the background"
+    assert choosing.psnr(call(x), reference) >= 50
+    call.prepare([(70, 70)])  # at start-up: synchronously
+    assert (70, 70) in shaped.static
+
+
+def test_tiles_for_static_shapes_share_one_shape_filled_with_real_pixels() -> None:
+    from hypothesis import given, settings, strategies as st
+
+    from ops.runtime.tiling import plan_tiles, windows
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.integers(1, 3000), st.sampled_from([64, 128, 384]), st.sampled_from([1, 8, 32]))
+    def check(length: int, tile: int, step: int) -> None:
+        starts, size = plan_tiles(length, tile, 32)
+        found = windows(length, starts, size, 16, step)
+        for start, (lo, hi) in zip(starts, found):
+            assert 0 <= lo <= start and start + size <= hi <= length, "the tile inside what the network sees"
+        if step > 1:
+            assert len({hi - lo for lo, hi in found}) == 1, "one shape per image"
+            length_seen = found[0][1] - found[0][0]
+            assert length_seen == length or length_seen % step == 0
+            assert length_seen < size + 32 + step, "at most one step of extra context"
+
+    check()
+
+
+def test_tiled_upscaling_on_a_static_shape_backend_matches_fp32(tmp_path: Path) -> None:
+    import numpy as np
+
+    from ops.runtime.tiling import TileConfig, upscale_array
+
+    call = BACKENDS["openvino-f32"].build(tiny_upscaler(), 3, tmp_path, "tiny")
+    reference = BACKENDS["torch-fp32"].build(tiny_upscaler(), 3, tmp_path, "tiny")
+    image = np.random.default_rng(0).random((90, 150, 3), dtype=np.float32)
+    config = TileConfig(tile=48, overlap=8, context=8)
+    ours = upscale_array(call, image, 2, torch.device("cpu"), config=config)
+    plain = upscale_array(reference, image, 2, torch.device("cpu"), config=config)
+    assert ours.shape == plain.shape == (180, 300, 3)
+    assert choosing.psnr(torch.from_numpy(ours), torch.from_numpy(plain)) >= 45  # windows differ at the edges, both seamless
+
+
+def test_int8_is_measured_only_when_asked_for_and_held_to_its_own_bar(tmp_path: Path) -> None:
+    default = {t.backend: t for t in choose(tiny_upscaler(), 3, tmp_path).trials}
+    assert default["openvino-int8"].verdict == "opt-in only"
+    asked = choose(tiny_upscaler(), 3, tmp_path, opt_in=True)
+    trial = {t.backend: t for t in asked.trials}["openvino-int8"]
+    assert trial.psnr is not None and trial.verdict == ("passed" if trial.psnr >= choosing.OPT_IN_MIN_PSNR else "below 38 dB")
+    assert (tmp_path / f"{choosing.weights_digest(tiny_upscaler())}-int8.xml").exists()
+    assert len(json.loads((tmp_path / "backends.json").read_text())) == 2, "the opt-in verdict is kept apart"

@@ -14,8 +14,9 @@ from .device import device, half_precision
 from .manager import network
 from .ncnn_convert import convert
 from ..settings import get_settings
-from .backends import Choice, choose
+from .backends import Choice, Compiled, choose
 from .throughput import Calibration, measure_speed
+from .tiling import TileConfig
 from .torchvision_compat import install as _install_torchvision_compat
 
 _install_torchvision_compat()
@@ -28,7 +29,7 @@ spandrel_extra_arches.install()  # CodeFormer, DDColor (their licences are recor
 @dataclass
 class LoadedNetwork:
     module: torch.nn.Module
-    call: Callable[[torch.Tensor], torch.Tensor]  # the chosen backend (or spandrel's descriptor), padding to the sizes the network takes
+    call: Compiled  # the chosen backend (or spandrel's descriptor), padding to the sizes the network takes
     scale: int
     half: bool
     source: WeightsSource
@@ -42,8 +43,16 @@ class LoadedNetwork:
     def calibration(self) -> Calibration:
         """This network's measured speed here (timed once, on first need), for time estimates."""
         if self._calibration is None:
-            self._calibration = Calibration(measure_speed(self.call, self.channels, self.half, self.layout))
+            self._calibration = Calibration(measure_speed(self.call, self.channels, self.half, self.layout), self.call.shape_step)
         return self._calibration
+
+
+    def warm(self, config: TileConfig) -> None:
+        """Pay the one-time costs before a request does: speed probed, the full tile's shape compiled."""
+        self.calibration()
+        if config.tile:
+            side = config.tile + 2 * config.context
+            self.call.prepare([(side, side)])
 
 
 def load(source: WeightsSource) -> LoadedNetwork:
@@ -91,7 +100,7 @@ def _build(source: WeightsSource, state: dict[str, torch.Tensor] | None = None) 
     # with view() and StyleGAN-style 5-D weights have no channels-last layout
     layout = torch.channels_last if descriptor.purpose == "SR" else torch.contiguous_format
     module.to(device=device(), dtype=dtype, memory_format=layout)
-    call, backend = descriptor, f"torch-{'fp16' if half else 'fp32'}"
+    call, backend = Compiled(descriptor), f"torch-{'fp16' if half else 'fp32'}"
     if device().type == "cpu" and descriptor.purpose == "SR" and not descriptor.size_requirements.square:
         choice = choose_backend(module, descriptor.input_channels)
         call, backend = padded(choice.call, descriptor.size_requirements, descriptor.scale), choice.backend
@@ -103,18 +112,21 @@ def choose_backend(module: torch.nn.Module, channels: int) -> Choice:
     return choose(module, channels, settings.data_dir / "compiled", min_psnr=settings.backend_min_psnr, wanted=settings.backend)
 
 
-def padded(call: Callable[[torch.Tensor], torch.Tensor], needs: spandrel.SizeRequirements, scale: int) -> Callable[[torch.Tensor], torch.Tensor]:
+def padded(call: Compiled, needs: spandrel.SizeRequirements, scale: int) -> Compiled:
     """Bring a tile to a size the architecture takes (spandrel's own padding rule), then crop."""
+
+    def grown(height: int, width: int) -> tuple[int, int]:
+        right, bottom = needs.get_padding(width, height)
+        return height + bottom, width + right
 
     def run(x: torch.Tensor) -> torch.Tensor:
         height, width = x.shape[-2:]
-        right, bottom = needs.get_padding(width, height)
-        if bottom or right:
-            x = torch.nn.functional.pad(x, (0, right, 0, bottom), mode="replicate")
+        bigger = grown(height, width)
+        if bigger != (height, width):
+            x = torch.nn.functional.pad(x, (0, bigger[1] - width, 0, bigger[0] - height), mode="replicate")
         return call(x)[..., : height * scale, : width * scale]
 
-    return run
-
+    return Compiled(run, call.shape_step, lambda shapes: call.prepare([grown(*shape) for shape in shapes]))
 
 
 def measure_flops(module: torch.nn.Module, channels: int = 3, side: int = 32, call: Callable[[torch.Tensor], Any] | None = None) -> float:

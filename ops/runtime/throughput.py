@@ -17,8 +17,9 @@ from dataclasses import dataclass
 
 import torch
 
+from .backends.base import Compiled
 from .device import device
-from .tiling import TileConfig, plan_tiles
+from .tiling import TileConfig, plan_tiles, windows
 
 PROBE_SIDES = (32, 64)  # input pixels per side; large enough that the slope is not noise
 
@@ -49,25 +50,29 @@ def best_time(call: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, rep
     return best, out
 
 
-def measure_speed(call: Callable[[torch.Tensor], torch.Tensor], channels: int, half: bool, layout: torch.memory_format) -> Speed:
-    """The best timing at each probe size, fitted to fixed + per-pixel."""
+def measure_speed(call: Compiled, channels: int, half: bool, layout: torch.memory_format) -> Speed:
+    """The best timing at each probe size (compiled for it first), fitted to fixed + per-pixel."""
     dtype = torch.float16 if half else torch.float32
+    call.prepare([(side, side) for side in PROBE_SIDES])
     timings = [(side * side, best_time(call, torch.rand(1, channels, side, side).to(device(), dtype, memory_format=layout))[0]) for side in PROBE_SIDES]
     (p0, t0), (p1, t1) = timings
     per_pixel = max((t1 - t0) / (p1 - p0), t1 / p1 * 0.5)  # a noisy small probe cannot make pixels nearly free
     return Speed(fixed=max(0.0, t1 - per_pixel * p1), per_pixel=per_pixel)
 
 
-def tiled_seconds(speed: Speed, sizes: Sequence[tuple[int, int]], config: TileConfig) -> float:
-    """Seconds for tiled passes over inputs of ``sizes`` (width, height): every tile with its context."""
+def tiled_seconds(speed: Speed, sizes: Sequence[tuple[int, int]], config: TileConfig, step: int = 1) -> float:
+    """Seconds for tiled passes over inputs of ``sizes`` (width, height): every tile as the network
+    sees it, with its context and padded to the backend's shape ``step``."""
     total = 0.0
     for width, height in sizes:
-        ys, th = plan_tiles(height, config.tile, config.overlap)
-        xs, tw = plan_tiles(width, config.tile, config.overlap)
-        rows = [min(height, y + th + config.context) - max(0, y - config.context) for y in ys]
-        cols = [min(width, x + tw + config.context) - max(0, x - config.context) for x in xs]
+        rows = [_padded(hi - lo, step) for lo, hi in windows(height, *plan_tiles(height, config.tile, config.overlap), config.context, step)]
+        cols = [_padded(hi - lo, step) for lo, hi in windows(width, *plan_tiles(width, config.tile, config.overlap), config.context, step)]
         total += speed.seconds(sum(rows) * sum(cols), len(rows) * len(cols))
     return total
+
+
+def _padded(length: int, step: int) -> int:
+    return -length % step + length
 
 
 @dataclass
@@ -75,13 +80,14 @@ class Calibration:
     """A network's measured speed, corrected by how its real jobs went."""
 
     speed: Speed
+    step: int = 1  # the backend's shape step (static shapes pad tiles up to it)
     drift: float = 1.0
 
     def estimate(self, sizes: Sequence[tuple[int, int]], config: TileConfig) -> float:
-        return tiled_seconds(self.speed, sizes, config) * self.drift
+        return tiled_seconds(self.speed, sizes, config, self.step) * self.drift
 
     def observe(self, sizes: Sequence[tuple[int, int]], config: TileConfig, seconds: float) -> None:
         """Fold a finished job's time in (halfway: one odd job moves the estimate, not replaces it)."""
-        modelled = tiled_seconds(self.speed, sizes, config)
+        modelled = tiled_seconds(self.speed, sizes, config, self.step)
         if modelled > 0 and seconds > 0:
             self.drift = math.exp(0.5 * math.log(self.drift) + 0.5 * math.log(seconds / modelled))

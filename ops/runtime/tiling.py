@@ -64,6 +64,24 @@ def plan_tiles(length: int, tile: int, overlap: int) -> tuple[list[int], int]:
     return [round(i * stride) for i in range(count)], size
 
 
+def windows(length: int, starts: list[int], size: int, context: int, step: int = 1) -> list[tuple[int, int]]:
+    """What the network sees of each tile: [lo, hi), the tile with ``context`` pixels each side.
+
+    For static-shape backends (``step`` > 1) every window of the image has the same length, a
+    multiple of ``step`` where the image is long enough: edge tiles take their context from the
+    inside and the rounding is filled with real pixels, so all tiles share one compiled shape.
+    """
+    if step <= 1:
+        return [(max(0, s - context), min(length, s + size + context)) for s in starts]
+    want = min(length, -(size + 2 * context) % step + size + 2 * context)
+    spare = want - size - 2 * context
+    found = []
+    for s in starts:
+        lo = max(0, min(s - context - spare // 2, length - want))
+        found.append((lo, lo + want))
+    return found
+
+
 def _ramp(size: int, fade_in: int, fade_out: int) -> np.ndarray:
     """1 inside, raised-cosine fades over the overlaps; complementary fades of neighbours sum to 1."""
     weights = np.ones(size, np.float32)
@@ -80,16 +98,17 @@ def _rise(n: int) -> np.ndarray:
 
 def _run(model, image, scale, device, half, config, tile, progress) -> np.ndarray:
     height, width, channels = image.shape
+    step = getattr(model, "shape_step", 1)
     ys, th = plan_tiles(height, tile, config.overlap)
     xs, tw = plan_tiles(width, tile, config.overlap)
+    rows, cols = windows(height, ys, th, config.context, step), windows(width, xs, tw, config.context, step)
     out = np.zeros((height * scale, width * scale, channels), np.float32)
     weight = np.zeros((height * scale, width * scale, 1), np.float32)
     total, done = len(ys) * len(xs), 0
     dtype = torch.float16 if half else torch.float32
     for iy, y in enumerate(ys):
         for ix, x in enumerate(xs):
-            cy0, cy1 = max(0, y - config.context), min(height, y + th + config.context)
-            cx0, cx1 = max(0, x - config.context), min(width, x + tw + config.context)
+            (cy0, cy1), (cx0, cx1) = rows[iy], cols[ix]
             patch = torch.from_numpy(np.ascontiguousarray(image[cy0:cy1, cx0:cx1].transpose(2, 0, 1)))[None]
             patch = patch.to(device=device, dtype=dtype, memory_format=torch.channels_last)
             with torch.inference_mode():

@@ -2,18 +2,39 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
-Compiled = Callable[[torch.Tensor], torch.Tensor]
+Shape = tuple[int, int]  # input height, width
+
+
+def _nothing_to_prepare(shapes: Iterable[Shape]) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """A network ready to run here: float32 NCHW in, float32 NCHW out.
+
+    Static-shape backends pad every input to a multiple of ``shape_step`` (so a handful of shapes
+    cover all tiles) and compile each shape once; callers that can fill that margin with real
+    pixels (the tiled runtime) do so, and ``prepare`` compiles shapes ahead of the first request.
+    """
+
+    run: Callable[[torch.Tensor], torch.Tensor]
+    shape_step: int = 1
+    prepare: Callable[[Iterable[Shape]], None] = field(default=_nothing_to_prepare)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return self.run(x)
 
 
 @dataclass(frozen=True)
 class Backend:
-    """A way to run a network: ``build`` returns a callable taking and giving float32 NCHW."""
+    """A way to run a network: ``build`` returns it compiled, taking and giving float32 NCHW."""
 
     name: str
     description: str

@@ -22,7 +22,7 @@ class TorchBackend(Backend):
             with torch.inference_mode():
                 return net(x.to(dtype).contiguous(memory_format=torch.channels_last)).float()
 
-        return call
+        return Compiled(call)
 
     def unavailable_reason(self) -> str | None:
         if self.name == "torch-bf16" and not torch.backends.mkldnn.is_available():
