@@ -145,13 +145,17 @@ def backends() -> None:
 
     import ops.engines  # noqa: F401  (registers the engines)
     from ops.engines.base import ENGINES
+    from ops.runtime.backends import BACKENDS
+    from ops.runtime.backends.openvino_cpu import SHAPE_STEP
     from ops.runtime.backends.selection import CALIBRATION_SIDE, calibrate, cpu_flags, weights_digest
     from ops.runtime.loader import load
 
     network = load(ENGINES["realesrgan-x4plus"].source())
-    print(f"\nCPU backends, Real-ESRGAN x4plus on a {CALIBRATION_SIDE}x{CALIBRATION_SIDE} calibration tile (best of 2 after a warm-up); CPU flags: {cpu_flags()}")
+    flags = cpu_flags()
+    print(f"\nCPU backends, Real-ESRGAN x4plus on a {CALIBRATION_SIDE}x{CALIBRATION_SIDE} calibration tile (best of 2 after a warm-up); CPU flags: {flags}")
     with tempfile.TemporaryDirectory() as cache:
-        choice = calibrate(network.module, 3, Path(cache), weights_digest(network.module), 50.0, False)
+        choice = calibrate(network.module, 3, Path(cache), weights_digest(network.module), 50.0, True)
+        static_gain = static_vs_dynamic(network.module, Path(cache), weights_digest(network.module))
     flops = network.flops_per_pixel * CALIBRATION_SIDE**2
     reference = next(t.seconds for t in choice.trials if t.backend == "torch-fp32")
     print(f"{'backend':<16} {'seconds':>8} {'GFLOP/s':>8} {'vs fp32':>8} {'PSNR dB':>8}  verdict")
@@ -159,9 +163,39 @@ def backends() -> None:
         if trial.seconds is None:
             print(f"{trial.backend:<16} {'':>8} {'':>8} {'':>8} {'':>8}  {trial.verdict}")
             continue
-        quality = f"{trial.psnr:8.1f}" if trial.psnr is not None else f"{'ref':>8}"
+        quality = f"{trial.quality:8.1f}" if trial.quality is not None else f"{'ref':>8}"
         print(f"{trial.backend:<16} {trial.seconds:8.3f} {flops / trial.seconds / 1e9:8.1f} {reference / trial.seconds:7.2f}x {quality}  {trial.verdict}")
-    print(f"chosen: {choice.backend} ({choice.speedup:.2f}x plain fp32 PyTorch, the fastest at >= 50 dB)")
+    default = min((t for t in choice.trials if t.verdict in ("reference", "passed") and not BACKENDS[t.backend].opt_in), key=lambda t: t.seconds)
+    print(f"chosen by default: {default.backend} ({reference / default.seconds:.2f}x plain fp32 PyTorch, the fastest at >= 50 dB); "
+          f"with the int8 speed mode: {choice.backend} ({choice.speedup:.2f}x, bar 38 dB)")  # fmt: skip
+    print("why: " + ("AMX present: bf16 and int8 run on AMX tiles" if "amx" in flags else
+                     "no AMX here: bf16 runs on AVX512-BF16 dot products" if "avx512_bf16" in flags else
+                     "no AMX, no AVX512-BF16: bf16 is emulated, fp32 kernels are the fast path"))  # fmt: skip
+    print(f"OpenVINO bf16 static shape vs dynamic H/W at {CALIBRATION_SIDE}px: {static_gain:.2f}x")
+    print(f"tiles cut in multiples of {SHAPE_STEP} for static shapes, pixels run vs exact tiles (384 px tiles, 16 px context):")
+    for side in (256, 500, 1000, 2000):
+        exact, stepped = (tiled_pixels(side, step) for step in (1, SHAPE_STEP))
+        print(f"  {side}x{side}: {stepped / exact:.3f}x")
+
+
+def static_vs_dynamic(module, cache: Path, digest: str) -> float:  # noqa: ANN001
+    from ops.runtime.backends import BACKENDS
+    from ops.runtime.backends.selection import calibration_tile
+    from ops.runtime.throughput import best_time
+
+    call = BACKENDS["openvino-bf16"].build(module, 3, cache, digest)
+    tile = calibration_tile(3)
+    call.prepare([tuple(tile.shape[-2:])])
+    dynamic, _ = best_time(call.run.dynamic.infer, tile)
+    static, _ = best_time(call, tile)
+    return dynamic / static
+
+
+def tiled_pixels(side: int, step: int) -> int:
+    from ops.runtime.tiling import plan_tiles, windows
+
+    lengths = [hi - lo for lo, hi in windows(side, *plan_tiles(side, 384, 32, step), 16)]
+    return sum(lengths) ** 2
 
 
 def main() -> None:

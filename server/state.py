@@ -94,24 +94,20 @@ def load_secret(settings: Settings) -> bytes:
 
 def _warm_up(settings: Settings) -> None:
     """Pay one-time costs off the request path: rembg's first import compiles pymatting with
-    numba (about a minute the first time on a machine, cached after); the default upscalers are
-    loaded and their CPU backend chosen (measured once per machine, then read from the cache)."""
+    numba (about a minute the first time on a machine, cached after); the default networks are
+    loaded, their CPU backend chosen (measured once per machine, then read from the cache) and
+    their usual shapes compiled."""
     try:
         import rembg  # noqa: F401
     except Exception:  # an import problem shows when a background job runs, with its own message
         pass
     import ops.engines  # noqa: F401  (registers the engines)
     from ops.engines.base import ENGINES
-    from ops.runtime.loader import load
-    from ops.runtime.tiling import TileConfig
 
     for name in filter(None, (n.strip() for n in settings.warm_networks.split(","))):
-        engine = ENGINES.get(name)
-        source = getattr(engine, "source", lambda: None)()
-        if source is None:
-            continue
         try:
-            load(source).warm(TileConfig(tile=settings.tile))  # loaded, backend chosen, speed timed, tile shape compiled
+            if name in ENGINES:
+                ENGINES[name].warm()
         except Exception:  # the job that needs it reports the problem with its own message
             logging.getLogger(__name__).exception("warming %s failed", name)
 

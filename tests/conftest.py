@@ -17,6 +17,7 @@ _install_torchvision_compat()  # tests import diffusers/transformers/spandrel di
 # except where the choice itself is tested (tests/test_backends.py sets STUDIO_BACKEND=auto).
 os.environ.setdefault("STUDIO_BACKEND", "torch-fp32")
 os.environ.setdefault("STUDIO_WARM_NETWORKS", "")
+os.environ.setdefault("STUDIO_SEGMENTER_BACKEND", "onnxruntime")
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"

@@ -62,6 +62,7 @@ def _parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(op.name, help=op.summary, description=_describe(op.params, op.summary))
         sub.add_argument("--param", "-p", action="append", default=[], metavar="KEY=VALUE", help="parameter; dotted keys nest (resize.width=640)")
         sub.add_argument("--engine", default="auto", choices=("auto",) + op.engines)
+        sub.add_argument("--speed", choices=("exact", "int8"), help="int8: the opt-in CPU speed mode (>= 38 dB to fp32); default: the int8 setting")
         _common(sub)
     for preset in MODELS.values():
         _common(commands.add_parser(preset.name, help=f"model: {preset.display_name}", description=preset.summary))
@@ -93,7 +94,8 @@ def _steps(args: argparse.Namespace) -> list[dict[str, Any]]:
         if not isinstance(steps, list):
             raise ValueError("--steps must be a JSON list of steps")
         return steps
-    return [{"type": args.command, "params": parse_params(args.param), "engine": args.engine}]
+    step = {"type": args.command, "params": parse_params(args.param), "engine": args.engine}
+    return [step | {"speed": args.speed}] if args.speed else [step]
 
 
 def parse_params(pairs: list[str]) -> dict[str, Any]:

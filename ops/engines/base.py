@@ -34,9 +34,11 @@ class RunContext:
     """What an engine may use while it runs: progress reporting and warnings for the job result."""
 
     def __init__(
-        self, progress: ProgressFn | None = None, resolve: Resolver | None = None, hints: dict[str, object] | None = None, enlargement: int = 1
+        self, progress: ProgressFn | None = None, resolve: Resolver | None = None, hints: dict[str, object] | None = None, enlargement: int = 1,
+        int8: bool = False,
     ) -> None:
         self._progress = progress
+        self.int8 = int8  # the opt-in int8 speed mode for networks on the CPU (ops.runtime.backends)
         self.enlargement = enlargement  # how many times wider the operation makes the image (its declaration says)
         self.hints = hints or {}  # inputs beyond the spec's parameters, e.g. a subject mask clicked in the UI
         self.resolve = resolve or read_local_file  # storage keys -> bytes (the API passes its own)
@@ -70,6 +72,10 @@ class Engine(ABC):
         from ..weights.store import missing_reason
 
         return missing_reason(self.weights) if self.weights else None
+
+    def warm(self) -> None:
+        """Pay one-time costs (loading, backend choice, compiles) now, off the request path."""
+        return None
 
     @abstractmethod
     def run(self, picture: Picture, params: Params, ctx: RunContext) -> Picture: ...

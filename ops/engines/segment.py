@@ -48,6 +48,10 @@ class Segmenter(Engine):
         path = next(iter(require(entry(self.weights)).values()))
         return network(f"rembg:{self.weights}", lambda: rembg_session(self.weights, path), file_bytes(path))
 
+    def warm(self) -> None:
+        if self.unavailable_reason() is None:
+            self.session()
+
     def alpha(self, picture: Picture, ctx: RunContext) -> np.ndarray:
         """float32 HxW matte in [0, 1] at the picture's full resolution."""
         from PIL import Image
@@ -55,8 +59,10 @@ class Segmenter(Engine):
         rgb = picture.rgb
         small = _preview(rgb, self.input_side)
         ctx.report(0.1, f"segmenting with {self.weights}")
-        matte = np.asarray(self.session().predict(Image.fromarray(small))[0], np.float32) / 255.0
+        session = self.session()
+        matte = np.asarray(session.predict(Image.fromarray(small))[0], np.float32) / 255.0
         ctx.report(0.6, "refining edges")
+        ctx.detail(backend=getattr(session, "backend", "onnxruntime"))  # chosen by measurement (ops.runtime.backends.onnx_sessions)
         ctx.detail(matte="specks dropped, pinholes filled, interior opaque, edges snapped to the photo")
         return refine(rgb, tidy_matte(matte))
 
@@ -77,8 +83,18 @@ def rembg_session(name: str, path: Path) -> BaseSession:
     from rembg.sessions import sessions_class  # imported late: its first import compiles pymatting
 
     base = next(cls for cls in sessions_class if cls.name() == name)
+    from ..runtime.backends.onnx_sessions import choose_session
+    from ..runtime.device import device
+    from ..settings import get_settings
+
     pinned = type(f"Pinned{base.__name__}", (base,), {"download_models": classmethod(lambda cls, *a, **k: str(path))})
-    return pinned(name, onnxruntime.SessionOptions(), providers=["CPUExecutionProvider"])
+    session = pinned(name, onnxruntime.SessionOptions(), providers=["CPUExecutionProvider"])
+    session.backend = "onnxruntime"
+    if device().type == "cpu":  # onnxruntime's CPU provider, or OpenVINO where it is faster and as faithful
+        settings = get_settings()
+        wanted, bar = settings.segmenter_backend, settings.segmenter_min_iou
+        session.backend = choose_session(session, path, settings.data_dir / "compiled", min_iou=bar, wanted=wanted).backend
+    return session
 
 
 def _preview(rgb: np.ndarray, side: int) -> np.ndarray:

@@ -55,6 +55,13 @@ class SuperResolution(Engine):
             return None
         return not_installed(entry(self.sources[-1].weights))
 
+    def warm(self) -> None:
+        from ..runtime.loader import load
+        from ..runtime.tiling import TileConfig
+
+        if (source := self.source()) is not None:
+            load(source).warm(TileConfig(tile=get_settings().tile))
+
     def run(self, picture: Picture, params: Params, ctx: RunContext) -> Picture:
         from ..runtime.device import device  # torch loads on first model use, not for free operations
         from ..runtime.loader import load
@@ -63,7 +70,9 @@ class SuperResolution(Engine):
         scale = ctx.enlargement
         source = self.source()
         assert source is not None, "choose() only picks available engines"
-        network = load(source)
+        network = load(source, int8=ctx.int8)
+        for note in network.notes:
+            ctx.warn(note)
         target = (picture.width * scale, picture.height * scale)
         check_dimensions(*target, what="the result would be")
         passes = plan_passes(picture.width, picture.height, scale, network.scale)

@@ -38,6 +38,7 @@ class LoadedNetwork:
     layout: torch.memory_format = torch.contiguous_format
     backend: str = "torch"  # the CPU backend chosen by measurement (ops.runtime.backends), or torch on a GPU
     channels: int = 3
+    notes: tuple[str, ...] = ()  # for the job's warnings, e.g. why the int8 mode asked for did not run
     _calibration: Calibration | None = None
 
     def calibration(self) -> Calibration:
@@ -55,8 +56,10 @@ class LoadedNetwork:
             self.call.prepare([(side, side)])
 
 
-def load(source: WeightsSource) -> LoadedNetwork:
-    return network(f"spandrel:{source.weights}" + (f"+{source.blend_with}@{source.blend:g}" if source.blend_with else ""), lambda: _build(source))
+def load(source: WeightsSource, int8: bool = False) -> LoadedNetwork:
+    """``int8``: the opt-in speed mode (its own backend verdict, and its own copy in the manager)."""
+    key = f"spandrel:{source.weights}" + (f"+{source.blend_with}@{source.blend:g}" if source.blend_with else "") + ("+int8" if int8 else "")
+    return network(key, lambda: _build(source, int8=int8))
 
 
 def load_folder(weights: str, file: str) -> LoadedNetwork:
@@ -87,7 +90,7 @@ def _read(weights: str, fmt: str) -> dict[str, torch.Tensor]:
     return spandrel.canonicalize_state_dict(raw)
 
 
-def _build(source: WeightsSource, state: dict[str, torch.Tensor] | None = None) -> LoadedNetwork:
+def _build(source: WeightsSource, state: dict[str, torch.Tensor] | None = None, int8: bool = False) -> LoadedNetwork:
     descriptor = spandrel.ModelLoader().load_from_state_dict(state if state is not None else state_dict(source))
     if not isinstance(descriptor, spandrel.ImageModelDescriptor):
         raise ValueError(f"{source.weights} is not an image-to-image model")
@@ -100,16 +103,32 @@ def _build(source: WeightsSource, state: dict[str, torch.Tensor] | None = None) 
     # with view() and StyleGAN-style 5-D weights have no channels-last layout
     layout = torch.channels_last if descriptor.purpose == "SR" else torch.contiguous_format
     module.to(device=device(), dtype=dtype, memory_format=layout)
-    call, backend = Compiled(descriptor), f"torch-{'fp16' if half else 'fp32'}"
-    if device().type == "cpu" and descriptor.purpose == "SR" and not descriptor.size_requirements.square:
-        choice = choose_backend(module, descriptor.input_channels)
-        call, backend = padded(choice.call, descriptor.size_requirements, descriptor.scale), choice.backend
-    return LoadedNetwork(module, call, descriptor.scale, half, source, descriptor.architecture.name, flops, layout, backend, descriptor.input_channels)
+    call, backend, notes = Compiled(descriptor), f"torch-{'fp16' if half else 'fp32'}", ()
+    if device().type == "cpu" and takes_the_image_as_it_is(descriptor):
+        choice = choose_backend(module, descriptor.input_channels, int8)
+        call, backend, notes = padded(choice.call, descriptor.size_requirements, descriptor.scale), choice.backend, choice.notes(int8)
+    elif int8:
+        notes = (f"the int8 speed mode applies to networks on a CPU; this one ran {backend} on {device().type}",)
+    return LoadedNetwork(module, call, descriptor.scale, half, source, descriptor.architecture.name, flops, layout, backend, descriptor.input_channels, notes)
 
 
-def choose_backend(module: torch.nn.Module, channels: int) -> Choice:
+def takes_the_image_as_it_is(descriptor: spandrel.ImageModelDescriptor) -> bool:
+    """Networks a backend can run from the bare module: upscalers and restorers that need no
+    extra inputs (DRUNet's noise map), no fixed square size (face restorers) and no resizing of
+    their own (DDColor); those keep spandrel's call."""
+    first = next((m for m in descriptor.model.modules() if isinstance(m, torch.nn.Conv2d)), None)
+    return (
+        descriptor.purpose in ("SR", "Restoration")
+        and not descriptor.size_requirements.square
+        and descriptor.tiling != spandrel.ModelTiling.INTERNAL
+        and first is not None
+        and first.in_channels == descriptor.input_channels
+    )
+
+
+def choose_backend(module: torch.nn.Module, channels: int, int8: bool = False) -> Choice:
     settings = get_settings()
-    return choose(module, channels, settings.data_dir / "compiled", min_psnr=settings.backend_min_psnr, wanted=settings.backend)
+    return choose(module, channels, settings.data_dir / "compiled", min_psnr=settings.backend_min_psnr, wanted=settings.backend, opt_in=int8)
 
 
 def padded(call: Compiled, needs: spandrel.SizeRequirements, scale: int) -> Compiled:

@@ -14,6 +14,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -33,9 +34,9 @@ class Speed:
         return calls * self.fixed + pixels * self.per_pixel
 
 
-def best_time(call: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, repeats: int = 2) -> tuple[float, torch.Tensor]:
+def best_time(call: Callable[[Any], Any], x: Any, repeats: int = 2) -> tuple[float, Any]:
     """(best seconds of ``repeats`` runs after a warm-up, the output): the one way networks are timed."""
-    cuda = x.device.type == "cuda"
+    cuda = getattr(getattr(x, "device", None), "type", None) == "cuda"
     with torch.inference_mode():
         out = call(x)  # warm up: kernel selection, caches
         best = float("inf")
@@ -62,17 +63,13 @@ def measure_speed(call: Compiled, channels: int, half: bool, layout: torch.memor
 
 def tiled_seconds(speed: Speed, sizes: Sequence[tuple[int, int]], config: TileConfig, step: int = 1) -> float:
     """Seconds for tiled passes over inputs of ``sizes`` (width, height): every tile as the network
-    sees it, with its context and padded to the backend's shape ``step``."""
+    sees it, with its context, cut for the backend's shape ``step``."""
     total = 0.0
     for width, height in sizes:
-        rows = [_padded(hi - lo, step) for lo, hi in windows(height, *plan_tiles(height, config.tile, config.overlap), config.context, step)]
-        cols = [_padded(hi - lo, step) for lo, hi in windows(width, *plan_tiles(width, config.tile, config.overlap), config.context, step)]
+        rows = [hi - lo for lo, hi in windows(height, *plan_tiles(height, config.tile, config.overlap, step), config.context)]
+        cols = [hi - lo for lo, hi in windows(width, *plan_tiles(width, config.tile, config.overlap, step), config.context)]
         total += speed.seconds(sum(rows) * sum(cols), len(rows) * len(cols))
     return total
-
-
-def _padded(length: int, step: int) -> int:
-    return -length % step + length
 
 
 @dataclass

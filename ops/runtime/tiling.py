@@ -50,36 +50,29 @@ def upscale_array(
                 raise ProcessingError("out of GPU memory even with the smallest tile") from None
 
 
-def plan_tiles(length: int, tile: int, overlap: int) -> tuple[list[int], int]:
+def plan_tiles(length: int, tile: int, overlap: int, step: int = 1) -> tuple[list[int], int]:
     """Start offsets and one size for the fewest tiles of at most ``tile`` covering [0, length).
 
-    Tiles are shrunk to split the length evenly, so no work is wasted on oversized overlaps.
+    Tiles are shrunk to split the length evenly, so no work is wasted on oversized overlaps. For
+    static-shape backends (``step`` > 1) the size is rounded up to a multiple of ``step`` (the
+    tiles overlap a little more): with a context that is a multiple of it too, every image's
+    tiles come in a few shapes from a small set, each compiled once.
     """
     if tile <= 0 or tile >= length:
         return [0], length
     tile = max(tile, 2 * overlap + 1)  # a tile must be larger than the overlaps it shares
     count = math.ceil((length - overlap) / (tile - overlap))
+    if count == 1:
+        return [0], length
     size = math.ceil((length + (count - 1) * overlap) / count)
+    size = min(length, -size % step + size)
     stride = (length - size) / (count - 1)
     return [round(i * stride) for i in range(count)], size
 
 
-def windows(length: int, starts: list[int], size: int, context: int, step: int = 1) -> list[tuple[int, int]]:
-    """What the network sees of each tile: [lo, hi), the tile with ``context`` pixels each side.
-
-    For static-shape backends (``step`` > 1) every window of the image has the same length, a
-    multiple of ``step`` where the image is long enough: edge tiles take their context from the
-    inside and the rounding is filled with real pixels, so all tiles share one compiled shape.
-    """
-    if step <= 1:
-        return [(max(0, s - context), min(length, s + size + context)) for s in starts]
-    want = min(length, -(size + 2 * context) % step + size + 2 * context)
-    spare = want - size - 2 * context
-    found = []
-    for s in starts:
-        lo = max(0, min(s - context - spare // 2, length - want))
-        found.append((lo, lo + want))
-    return found
+def windows(length: int, starts: list[int], size: int, context: int) -> list[tuple[int, int]]:
+    """What the network sees of each tile: [lo, hi), the tile with up to ``context`` pixels each side."""
+    return [(max(0, s - context), min(length, s + size + context)) for s in starts]
 
 
 def _ramp(size: int, fade_in: int, fade_out: int) -> np.ndarray:
@@ -99,9 +92,9 @@ def _rise(n: int) -> np.ndarray:
 def _run(model, image, scale, device, half, config, tile, progress) -> np.ndarray:
     height, width, channels = image.shape
     step = getattr(model, "shape_step", 1)
-    ys, th = plan_tiles(height, tile, config.overlap)
-    xs, tw = plan_tiles(width, tile, config.overlap)
-    rows, cols = windows(height, ys, th, config.context, step), windows(width, xs, tw, config.context, step)
+    ys, th = plan_tiles(height, tile, config.overlap, step)
+    xs, tw = plan_tiles(width, tile, config.overlap, step)
+    rows, cols = windows(height, ys, th, config.context), windows(width, xs, tw, config.context)
     out = np.zeros((height * scale, width * scale, channels), np.float32)
     weight = np.zeros((height * scale, width * scale, 1), np.float32)
     total, done = len(ys) * len(xs), 0

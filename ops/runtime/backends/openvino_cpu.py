@@ -3,8 +3,8 @@
 The network is converted once per weights file and saved as OpenVINO IR in the cache folder
 (tracing Real-ESRGAN x4plus takes about 30 s, so no request pays it twice). Each input shape gets
 its own static compile (OpenVINO's fastest kernels: 1.29x over dynamic shapes on AMX), kept on
-disk by OpenVINO's model cache; the tiled runtime cuts tiles in multiples of ``SHAPE_STEP`` filled
-with real pixels, so a few shapes serve all images. A shape not compiled yet runs on the
+disk by OpenVINO's model cache; the tiled runtime cuts tiles in multiples of ``SHAPE_STEP`` (as
+is its context), so a few shapes from a small set serve all images. A shape not compiled yet runs on the
 dynamic-shape compile while its static one is built in the background, so a request never waits
 for a compile; ``prepare`` compiles the expected shapes at start-up. Inputs are never padded:
 padding would change what the network computes near the edges, which the calibration never saw.
@@ -30,8 +30,8 @@ from .samples import photo_tiles
 
 log = logging.getLogger(__name__)
 
-SHAPE_STEP = 32  # tiles are cut in multiples of this (more real context, at most 31 px): few shapes
-KEEP_SHAPES = 4  # static compiles held in memory per network (others reload from the disk cache)
+SHAPE_STEP = 16  # tiles are cut in multiples of this (a little more overlap, under 16 px): few shapes
+KEEP_SHAPES = 6  # static compiles held in memory per network (others reload from the disk cache)
 QUANTISATION_TILES = 10  # photo tiles NNCF calibrates int8 ranges on
 
 _compiler = ThreadPoolExecutor(max_workers=1, thread_name_prefix="openvino-compile")

@@ -33,7 +33,7 @@ OPT_IN_MIN_PSNR = 38.0  # the bar of the opt-in speed mode (int8): visible only 
 class Trial:
     backend: str
     seconds: float | None  # best of two, after a warm-up; None when it could not run
-    psnr: float | None  # dB against torch-fp32, 8-bit RGB
+    quality: float | None  # against the reference: PSNR in dB (8-bit RGB) for networks, mask IoU for segmenters
     verdict: str  # "reference", "passed", "below N dB", "opt-in only", or why it could not run
 
 
@@ -48,6 +48,13 @@ class Choice:
         """The chosen backend's speed over plain fp32 PyTorch on the calibration tile."""
         seconds = {t.backend: t.seconds for t in self.trials}
         return (seconds.get("torch-fp32") or 0.0) / (seconds.get(self.backend) or 1.0) or 1.0
+
+    def notes(self, int8_asked: bool) -> tuple[str, ...]:
+        """Why the opt-in mode asked for did not run, in words for the job's warnings."""
+        if not int8_asked or BACKENDS[self.backend].opt_in:
+            return ()
+        why = next((f"{t.backend}: {t.verdict}" + (f" ({t.quality:g} dB to fp32)" if t.quality is not None else "") for t in self.trials if BACKENDS.get(t.backend) and BACKENDS[t.backend].opt_in), "no int8 backend here")
+        return (f"int8 speed mode asked for but not used ({why}); ran {self.backend}",)
 
 
 def choose(module: torch.nn.Module, channels: int, cache: Path, *, min_psnr: float = 50.0, wanted: str = "auto", opt_in: bool = False) -> Choice:
