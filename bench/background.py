@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import math
 import os
 import resource
 import subprocess
@@ -31,7 +32,7 @@ def photo(size: int):  # noqa: ANN201
     return image.resize((size, size), Image.Resampling.LANCZOS)
 
 
-def ours(size: int, repeat: int) -> float:
+def ours(size: int, repeat: int) -> tuple[float, str]:
     import numpy as np
 
     from ops import chain
@@ -39,16 +40,16 @@ def ours(size: int, repeat: int) -> float:
 
     picture = Picture(np.asarray(photo(size)))
     steps = chain.plan([{"type": "remove-background", "engine": "u2netp"}])
-    chain.run(picture, steps)  # load the session
+    backend = chain.run(picture, steps).steps[0].details["backend"]  # load the session (its runtime chosen or read)
     times = []
     for _ in range(repeat):
         start = time.perf_counter()
         encode(chain.run(picture, steps).picture, "png")
         times.append(time.perf_counter() - start)
-    return min(times)
+    return min(times), backend
 
 
-def theirs(size: int, repeat: int) -> float:
+def theirs(size: int, repeat: int) -> tuple[float, str]:
     from ops.weights import entry, require
 
     os.environ["U2NET_HOME"] = str(next(iter(require(entry("u2netp")).values())).parent)
@@ -63,7 +64,50 @@ def theirs(size: int, repeat: int) -> float:
         buffer = io.BytesIO()
         remove(image, session=session).save(buffer, "PNG")
         times.append(time.perf_counter() - start)
-    return min(times)
+    return min(times), "onnxruntime"
+
+
+def candidates() -> None:
+    """Every runtime for u2netp measured fresh (the product caches this verdict), with why."""
+    import tempfile
+
+    import openvino as ov
+
+    import ops.engines  # noqa: F401  (registers the engines)
+    from ops.engines.segment import rembg_session
+    from ops.runtime.backends.verdicts import cpu_flags, read
+    from ops.settings import get_settings
+    from ops.weights import entry, require
+
+    path = next(iter(require(entry("u2netp")).values()))
+    with tempfile.TemporaryDirectory() as data:
+        os.environ.update(STUDIO_DATA_DIR=data, STUDIO_SEGMENTER_BACKEND="auto")
+        get_settings.cache_clear()
+        session = rembg_session("u2netp", path)
+        verdict = next(iter(read(Path(data) / "compiled").values()))
+    flops = conv_flops(ov.Core().read_model(path), verdict["shape"])
+    flags = cpu_flags()
+    print(f"\nu2netp runtimes at {verdict['shape'][-1]} px, input as rembg feeds it; IoU (masks at half) against onnxruntime, the worst of the example photos; CPU flags: {flags}")
+    reference = next(t["seconds"] for t in verdict["trials"] if t["backend"] == "onnxruntime")
+    print(f"{'runtime':<16} {'ms':>8} {'GFLOP/s':>8} {'vs ORT':>8} {'IoU':>7}  verdict")
+    for t in verdict["trials"]:
+        if t["seconds"] is None:
+            print(f"{t['backend']:<16} {'':>8} {'':>8} {'':>8} {'':>7}  {t['verdict']}")
+            continue
+        quality = f"{t['quality']:7.3f}" if t["quality"] is not None else f"{'ref':>7}"
+        print(f"{t['backend']:<16} {t['seconds'] * 1e3:8.1f} {flops / t['seconds'] / 1e9:8.1f} {reference / t['seconds']:7.2f}x {quality}  {t['verdict']}")
+    print(f"chosen: {session.backend}; why: " + ("AMX present, bf16 on AMX tiles" if "amx" in flags else "no AMX here: bf16 runs on AVX512-BF16" if "avx512_bf16" in flags else "no bf16 kernels here"))
+
+
+def conv_flops(model, shape: list[int]) -> float:  # noqa: ANN001
+    """Multiply-adds x2 of every convolution of an OpenVINO model at this input shape."""
+    model.reshape({model.inputs[0].get_any_name(): shape})
+    total = 0.0
+    for op in model.get_ordered_ops():
+        if op.get_type_name() in ("Convolution", "GroupConvolution"):
+            out, weights = list(op.get_output_shape(0)), list(op.input_value(1).get_shape())
+            total += 2.0 * math.prod(weights[-3:]) * math.prod(out[1:])  # in-channels (per group) x kernel, per output value
+    return total
 
 
 def faults(matte):  # noqa: ANN001, ANN201
@@ -106,12 +150,15 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--size", type=int, default=1024)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--child", choices=("ours", "rembg"))
+    parser.add_argument("--child", choices=("ours", "rembg", "candidates"))
     parser.add_argument("--photos", type=Path, help="a folder of extra photos for the matte-quality table")
     args = parser.parse_args()
+    if args.child == "candidates":
+        candidates()
+        return
     if args.child:
-        seconds = (ours if args.child == "ours" else theirs)(args.size, args.repeat)
-        print(json.dumps({"seconds": seconds, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+        seconds, backend = (ours if args.child == "ours" else theirs)(args.size, args.repeat)
+        print(json.dumps({"seconds": seconds, "backend": backend, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
         return
     print(f"remove-background, u2netp, {args.size}x{args.size} photo, best of {args.repeat}, PNG written, each in its own process")
     results = {}
@@ -122,9 +169,11 @@ def main() -> None:
         results[name] = json.loads(done.stdout.strip().splitlines()[-1])
     labels = {"ours": "ours (refined edges, decontaminated)", "rembg": "rembg remove() (plain cut-out)"}
     for name, r in results.items():
-        print(f"{labels[name]:<40} {r['seconds']:7.3f} s   peak RSS {r['peak_rss_mb']:6.0f} MB")
+        print(f"{labels[name]:<40} {r['seconds']:7.3f} s   peak RSS {r['peak_rss_mb']:6.0f} MB   network on {r['backend']}")
     print(f"time ratio ours / rembg: {results['ours']['seconds'] / results['rembg']['seconds']:.2f}")
     print(f"peak RSS ratio ours / rembg: {results['ours']['peak_rss_mb'] / results['rembg']['peak_rss_mb']:.2f}")
+    done = subprocess.run([sys.executable, __file__, "--child", "candidates"], capture_output=True, text=True)
+    print(done.stdout.rstrip() if done.returncode == 0 else f"candidates failed\n{done.stderr[-2000:]}")
     matte_quality(args.photos)
 
 

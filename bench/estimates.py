@@ -1,7 +1,7 @@
 """How good the up-front time estimates are: enhance 2x/4x/8x at three sizes, the estimate the
 job reports before it starts against the time it took (the network loaded beforehand).
 
-Usage: python bench/estimates.py [--engine realesrgan-x4plus]
+Usage: python bench/estimates.py [--engine realesrgan-x4plus] [--speed exact|int8]
 """
 
 from __future__ import annotations
@@ -22,20 +22,22 @@ def main() -> None:
 
     from ops import chain
     from ops.imageio import Picture
+    from ops.runtime.backends.verdicts import cpu_flags
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--engine", default="realesrgan-x4plus")
+    parser.add_argument("--speed", choices=("exact", "int8"), default="exact", help="int8: the opt-in speed mode's backend")
     args = parser.parse_args()
+    step = {"type": "enhance", "engine": args.engine, "speed": args.speed}
     photo = Image.open(ROOT / "examples" / "cup.jpg").convert("RGB")
-    flags = " ".join(sorted({f for f in Path("/proc/cpuinfo").read_text().split() if f.startswith(("avx512", "amx"))})) if Path("/proc/cpuinfo").exists() else ""
-    print(f"engine {args.engine}; CPU flags: {flags or 'n/a'}")
-    warm = chain.plan([{"type": "enhance", "engine": args.engine, "params": {"scale": 2}}])
-    chain.run(Picture(np.asarray(photo.crop((0, 0, 32, 32))).copy()), warm)  # load the network first
+    warm = chain.plan([step | {"params": {"scale": 2}}])
+    backend = chain.run(Picture(np.asarray(photo.crop((0, 0, 32, 32))).copy()), warm).steps[0].details["backend"]  # load the network first
+    print(f"engine {args.engine} on {backend}; CPU flags: {cpu_flags()}")
     print(f"{'size':>9} {'scale':>5} {'estimated s':>12} {'measured s':>11} {'ratio':>6}")
     for width, height in ((96, 64), (160, 120), (256, 192)):
         picture = Picture(np.asarray(photo.crop((0, 0, width, height))).copy())
         for scale in (2, 4, 8):
-            steps = chain.plan([{"type": "enhance", "engine": args.engine, "params": {"scale": scale}}])
+            steps = chain.plan([step | {"params": {"scale": scale}}])
             started = time.perf_counter()
             result = chain.run(picture, steps)
             measured = time.perf_counter() - started

@@ -145,9 +145,10 @@ def backends() -> None:
 
     import ops.engines  # noqa: F401  (registers the engines)
     from ops.engines.base import ENGINES
-    from ops.runtime.backends import BACKENDS
+    from ops.runtime.backends.base import BACKENDS
     from ops.runtime.backends.openvino_cpu import SHAPE_STEP
-    from ops.runtime.backends.selection import CALIBRATION_SIDE, calibrate, cpu_flags, weights_digest
+    from ops.runtime.backends.selection import CALIBRATION_SIDE, calibrate, weights_digest
+    from ops.runtime.backends.verdicts import cpu_flags
     from ops.runtime.loader import load
 
     network = load(ENGINES["realesrgan-x4plus"].source())
@@ -179,7 +180,7 @@ def backends() -> None:
 
 
 def static_vs_dynamic(module, cache: Path, digest: str) -> float:  # noqa: ANN001
-    from ops.runtime.backends import BACKENDS
+    from ops.runtime.backends.base import BACKENDS
     from ops.runtime.backends.selection import calibration_tile
     from ops.runtime.throughput import best_time
 

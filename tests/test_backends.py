@@ -9,7 +9,8 @@ import pytest
 import torch
 from spandrel.architectures.Compact.__arch.SRVGG import SRVGGNetCompact
 
-from ops.runtime.backends import BACKENDS, Backend, Compiled, choose
+from ops.runtime.backends.base import BACKENDS, Backend, Compiled
+from ops.runtime.backends.selection import choose
 from ops.runtime.backends import selection as choosing
 from ops.runtime.backends.base import register
 

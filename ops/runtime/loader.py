@@ -14,7 +14,8 @@ from .device import device, half_precision
 from .manager import network
 from .ncnn_convert import convert
 from ..settings import get_settings
-from .backends import Choice, Compiled, choose
+from .backends.base import Compiled
+from .backends.selection import Choice, choose
 from .throughput import Calibration, measure_speed
 from .tiling import TileConfig
 from .torchvision_compat import install as _install_torchvision_compat
@@ -29,7 +30,7 @@ spandrel_extra_arches.install()  # CodeFormer, DDColor (their licences are recor
 @dataclass
 class LoadedNetwork:
     module: torch.nn.Module
-    call: Compiled  # the chosen backend (or spandrel's descriptor), padding to the sizes the network takes
+    call: Compiled  # the chosen backend on the bare module (its channels; padded to sizes it takes), or spandrel's descriptor
     scale: int
     half: bool
     source: WeightsSource
@@ -103,27 +104,25 @@ def _build(source: WeightsSource, state: dict[str, torch.Tensor] | None = None, 
     # with view() and StyleGAN-style 5-D weights have no channels-last layout
     layout = torch.channels_last if descriptor.purpose == "SR" else torch.contiguous_format
     module.to(device=device(), dtype=dtype, memory_format=layout)
-    call, backend, notes = Compiled(descriptor), f"torch-{'fp16' if half else 'fp32'}", ()
-    if device().type == "cpu" and takes_the_image_as_it_is(descriptor):
-        choice = choose_backend(module, descriptor.input_channels, int8)
-        call, backend, notes = padded(choice.call, descriptor.size_requirements, descriptor.scale), choice.backend, choice.notes(int8)
+    call, backend, notes, channels = Compiled(descriptor), f"torch-{'fp16' if half else 'fp32'}", (), descriptor.input_channels
+    if device().type == "cpu" and (takes := module_channels(descriptor)):
+        choice = choose_backend(module, takes, int8)
+        call, backend, notes, channels = padded(choice.call, descriptor.size_requirements, descriptor.scale), choice.backend, choice.notes(int8), takes
     elif int8:
         notes = (f"the int8 speed mode applies to networks on a CPU; this one ran {backend} on {device().type}",)
-    return LoadedNetwork(module, call, descriptor.scale, half, source, descriptor.architecture.name, flops, layout, backend, descriptor.input_channels, notes)
+    return LoadedNetwork(module, call, descriptor.scale, half, source, descriptor.architecture.name, flops, layout, backend, channels, notes)
 
 
-def takes_the_image_as_it_is(descriptor: spandrel.ImageModelDescriptor) -> bool:
-    """Networks a backend can run from the bare module: upscalers and restorers that need no
-    extra inputs (DRUNet's noise map), no fixed square size (face restorers) and no resizing of
-    their own (DDColor); those keep spandrel's call."""
+def module_channels(descriptor: spandrel.ImageModelDescriptor) -> int | None:
+    """The channels of the bare module's input where a backend can run it, else None.
+
+    Upscalers and restorers qualify; a module may take more than the image (DRUNet: a noise map,
+    which its engine supplies). Face restorers (a fixed square size, extra arguments) and DDColor
+    (resizes internally) keep spandrel's call.
+    """
     first = next((m for m in descriptor.model.modules() if isinstance(m, torch.nn.Conv2d)), None)
-    return (
-        descriptor.purpose in ("SR", "Restoration")
-        and not descriptor.size_requirements.square
-        and descriptor.tiling != spandrel.ModelTiling.INTERNAL
-        and first is not None
-        and first.in_channels == descriptor.input_channels
-    )
+    runs = descriptor.purpose in ("SR", "Restoration") and not descriptor.size_requirements.square and descriptor.tiling != spandrel.ModelTiling.INTERNAL
+    return first.in_channels if runs and first is not None else None
 
 
 def choose_backend(module: torch.nn.Module, channels: int, int8: bool = False) -> Choice:

@@ -14,11 +14,11 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 
 from .backends.base import Compiled
+from .backends.verdicts import best_time as timed
 from .device import device
 from .tiling import TileConfig, plan_tiles, windows
 
@@ -34,21 +34,10 @@ class Speed:
         return calls * self.fixed + pixels * self.per_pixel
 
 
-def best_time(call: Callable[[Any], Any], x: Any, repeats: int = 2) -> tuple[float, Any]:
-    """(best seconds of ``repeats`` runs after a warm-up, the output): the one way networks are timed."""
-    cuda = getattr(getattr(x, "device", None), "type", None) == "cuda"
+def best_time(call: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, repeats: int = 2) -> tuple[float, torch.Tensor]:
+    """``verdicts.best_time`` of a network on ``x``, without autograd, waiting for the GPU."""
     with torch.inference_mode():
-        out = call(x)  # warm up: kernel selection, caches
-        best = float("inf")
-        for _ in range(repeats):
-            if cuda:
-                torch.cuda.synchronize()
-            start = time.perf_counter()
-            out = call(x)
-            if cuda:
-                torch.cuda.synchronize()
-            best = min(best, time.perf_counter() - start)
-    return best, out
+        return timed(lambda: call(x), repeats, torch.cuda.synchronize if x.device.type == "cuda" else lambda: None)
 
 
 def measure_speed(call: Compiled, channels: int, half: bool, layout: torch.memory_format) -> Speed:

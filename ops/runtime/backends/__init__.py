@@ -1,12 +1,8 @@
 """Ways to run one network on the CPU, and the choice between them made by measurement.
 
-Each backend turns a PyTorch module into a callable on NCHW float tensors; ``choose`` times every
-available backend on a calibration tile of a real photo, keeps those whose output stays within
-the bar of plain fp32 PyTorch (PSNR, in 8-bit RGB), and picks the fastest. The verdict is cached
-per machine (CPU flags, library versions) and per weights file, so it is measured once.
+``base``: what a backend is and the registry; ``torch_cpu`` and ``openvino_cpu``: the backends;
+``selection``: times every backend on a photo tile, keeps those true to fp32, picks the fastest;
+``onnx_sessions``: the same choice for rembg's ONNX segmenters (onnxruntime or OpenVINO);
+``verdicts``: the verdicts kept per machine and weights. Nothing is imported here, so ONNX-only
+work (remove-background) never loads torch.
 """
-
-from .base import Backend, BACKENDS, Compiled
-from .selection import Choice, choose
-
-__all__ = ["BACKENDS", "Backend", "Choice", "Compiled", "choose"]

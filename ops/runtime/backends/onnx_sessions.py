@@ -10,6 +10,7 @@ the upscalers' (same file, same fingerprint of the machine), keyed by the ONNX f
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -17,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from ..throughput import best_time
+from .activity import ACTIVITY
 from .samples import EXAMPLES
-from .selection import Trial, _read, _write, fingerprint
+from .verdicts import Trial, best_time, fingerprint, read, write
 
 CANDIDATES = ("onnxruntime", "openvino-f32", "openvino-bf16")
 PHOTOS = ("cat.jpg", "cup.jpg", "portrait.jpg", "rocket.jpg")
@@ -36,7 +37,6 @@ class OpenVinoSession:
 
     def __init__(self, path: Path, precision: str, shape: tuple[int, ...], cache: Path) -> None:
         import openvino as ov
-        import torch
 
         core = ov.Core()
         core.set_property({"CACHE_DIR": str(cache / "openvino-kernels")})
@@ -44,7 +44,7 @@ class OpenVinoSession:
         self._inputs = [_Input(port.get_any_name(), list(shape)) for port in model.inputs]
         model.reshape({model.inputs[0].get_any_name(): list(shape)})  # the one size rembg feeds: a static compile
         compiled = core.compile_model(model, "CPU", {
-            "INFERENCE_PRECISION_HINT": precision, "PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": torch.get_num_threads(),
+            "INFERENCE_PRECISION_HINT": precision, "PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": _threads(),
         })  # fmt: skip
         self.request = compiled.create_infer_request()
         self.busy = threading.Lock()
@@ -53,7 +53,7 @@ class OpenVinoSession:
         return self._inputs
 
     def run(self, output_names: Any, feed: dict[str, np.ndarray]) -> list[np.ndarray]:
-        with self.busy:
+        with self.busy, ACTIVITY:
             results = self.request.infer({name: np.ascontiguousarray(value) for name, value in feed.items()})
             return [np.array(results[port], copy=True) for port in self.request.model_outputs]
 
@@ -83,9 +83,8 @@ def choose_session(session: Any, path: Path, cache: Path, *, min_iou: float = 0.
     if wanted == "onnxruntime":
         return SessionChoice(wanted, (Trial(wanted, None, None, "asked for"),))
     digest = file_digest(path)
-    key = fingerprint(digest, min_iou, False)
-    record = cache / "backends.json"
-    known = None if wanted != "auto" else _read(record).get(key)
+    key = fingerprint(digest, min_iou, _threads(), runtime="onnx")
+    known = None if wanted != "auto" else read(cache).get(key)
     if wanted != "auto" or known:
         backend = wanted if wanted != "auto" else known["backend"]
         if backend != "onnxruntime":
@@ -94,7 +93,7 @@ def choose_session(session: Any, path: Path, cache: Path, *, min_iou: float = 0.
         trials = tuple(Trial(**t) for t in known["trials"]) if known else (Trial(backend, None, None, "asked for"),)
         return SessionChoice(backend, trials)
     choice, shape = _calibrate(session, path, cache, min_iou)
-    _write(record, key, {"backend": choice.backend, "shape": list(shape), "trials": [asdict(t) for t in choice.trials]})
+    write(cache, key, {"backend": choice.backend, "shape": list(shape), "trials": [asdict(t) for t in choice.trials]})
     return choice
 
 
@@ -135,7 +134,11 @@ def _mask(session: Any, photo: Any) -> np.ndarray:
 
 
 def _timed(runner: Any, feed: dict[str, np.ndarray]) -> float:
-    return best_time(lambda _: runner.run(None, feed), None)[0]
+    return best_time(lambda: runner.run(None, feed))[0]
+
+
+def _threads() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def _fed_shape(session: Any) -> tuple[int, ...]:

@@ -5,8 +5,9 @@ The network is converted once per weights file and saved as OpenVINO IR in the c
 its own static compile (OpenVINO's fastest kernels: 1.29x over dynamic shapes on AMX), kept on
 disk by OpenVINO's model cache; the tiled runtime cuts tiles in multiples of ``SHAPE_STEP`` (as
 is its context), so a few shapes from a small set serve all images. A shape not compiled yet runs on the
-dynamic-shape compile while its static one is built in the background, so a request never waits
-for a compile; ``prepare`` compiles the expected shapes at start-up. Inputs are never padded:
+dynamic-shape compile while its static one is built in the background once no network has run
+for a moment (on a 2-core machine a compile beside a job slows the job as much as waiting for it
+would), so a request never pays a compile; ``prepare`` compiles the expected shapes at start-up. Inputs are never padded:
 padding would change what the network computes near the edges, which the calibration never saw.
 """
 
@@ -25,6 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .activity import ACTIVITY
 from .base import Backend, Compiled, Shape, register
 from .samples import photo_tiles
 
@@ -35,6 +37,8 @@ KEEP_SHAPES = 6  # static compiles held in memory per network (others reload fro
 QUANTISATION_TILES = 10  # photo tiles NNCF calibrates int8 ranges on
 
 _compiler = ThreadPoolExecutor(max_workers=1, thread_name_prefix="openvino-compile")
+
+
 
 
 class ShapedModel:
@@ -69,6 +73,7 @@ class ShapedModel:
 
     def _compile_later(self, shape: Shape) -> None:
         try:
+            ACTIVITY.wait_quiet()
             self._store(shape, self._compile(shape))
         except Exception:  # the dynamic compile keeps serving this shape
             log.exception("static compile of %s failed", shape)
@@ -96,7 +101,7 @@ class _Compiled:
         self.busy = threading.Lock()
 
     def infer(self, x: torch.Tensor) -> torch.Tensor:
-        with self.busy:
+        with self.busy, ACTIVITY:
             out = self.request.infer({0: np.ascontiguousarray(x.float().numpy())})[0]
             return torch.from_numpy(np.array(out, copy=True))
 

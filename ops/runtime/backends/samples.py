@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 CALIBRATION_PHOTO = EXAMPLES / "rocket.jpg"
 
 
 def photo_tile(channels: int, side: int, photo: Path = CALIBRATION_PHOTO, at: tuple[int, int] = (120, 60)) -> torch.Tensor:
-    """A ``side``-pixel square of ``photo`` (a synthetic field with edges, should it be missing), 1xCxHxW."""
+    """A ``side``-pixel square of ``photo`` (a synthetic field with edges, should it be missing), 1xCxHxW;
+    channels past three are a noise-level map at 15/255 (DRUNet's own default)."""
+    import torch
     from PIL import Image
 
     try:
@@ -27,7 +32,9 @@ def photo_tile(channels: int, side: int, photo: Path = CALIBRATION_PHOTO, at: tu
         y, x = np.mgrid[:side, :side] / side
         rgb = np.stack([x, y, (np.sin(12 * x) > 0) * 0.8 + 0.1], axis=2).astype(np.float32)
     tensor = torch.from_numpy(rgb).permute(2, 0, 1)[None]
-    return tensor[:, :1] if channels == 1 else tensor.repeat(1, math.ceil(channels / 3), 1, 1)[:, :channels]
+    if channels <= 3:
+        return tensor[:, :channels]
+    return torch.cat([tensor, torch.full((1, channels - 3, side, side), 15 / 255)], 1)
 
 
 def photo_tiles(channels: int, side: int, count: int) -> list[torch.Tensor]:

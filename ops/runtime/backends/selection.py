@@ -1,20 +1,13 @@
 """Measure every backend on a calibration tile, keep those true to fp32, use the fastest.
 
-The verdict is stored in ``backends.json`` in the cache folder under a fingerprint of what
-decides it: the CPU's flags, the thread count, the library versions and the network's own
-weights (a digest of its tensors). A new machine, a library upgrade or other weights measure
-again; everything else reads the file.
-"""
+The verdict is kept per machine and per weights (a digest of the network's tensors): see
+``verdicts``."""
 
 from __future__ import annotations
 
 import hashlib
-import json
 import math
-import os
 from dataclasses import asdict, dataclass
-from functools import lru_cache
-from importlib import metadata
 from pathlib import Path
 
 import torch
@@ -24,17 +17,10 @@ from ..throughput import best_time
 from .base import BACKENDS, Compiled
 from .openvino_cpu import SHAPE_STEP
 from .samples import photo_tile
+from .verdicts import Trial, fingerprint as _fingerprint, read, write
 
 CALIBRATION_SIDE = 128  # input pixels per side: large enough that kernels run as on production tiles
 OPT_IN_MIN_PSNR = 38.0  # the bar of the opt-in speed mode (int8): visible only on flat areas, looked at closely
-
-
-@dataclass(frozen=True)
-class Trial:
-    backend: str
-    seconds: float | None  # best of two, after a warm-up; None when it could not run
-    quality: float | None  # against the reference: PSNR in dB (8-bit RGB) for networks, mask IoU for segmenters
-    verdict: str  # "reference", "passed", "below N dB", "opt-in only", or why it could not run
 
 
 @dataclass(frozen=True)
@@ -63,14 +49,13 @@ def choose(module: torch.nn.Module, channels: int, cache: Path, *, min_psnr: flo
     if wanted != "auto":
         backend = BACKENDS[wanted]
         return Choice(wanted, backend.build(module, channels, cache, digest), (Trial(wanted, None, None, "asked for"),))
-    record = cache / "backends.json"
     key = fingerprint(digest, min_psnr, opt_in)
-    known = _read(record).get(key)
+    known = read(cache).get(key)
     if known and known["backend"] in BACKENDS and BACKENDS[known["backend"]].unavailable_reason() is None:
         trials = tuple(Trial(**t) for t in known["trials"])
         return Choice(known["backend"], BACKENDS[known["backend"]].build(module, channels, cache, digest), trials)
     choice = calibrate(module, channels, cache, digest, min_psnr, opt_in)
-    _write(record, key, {"backend": choice.backend, "trials": [asdict(t) for t in choice.trials]})
+    write(cache, key, {"backend": choice.backend, "trials": [asdict(t) for t in choice.trials]})
     return choice
 
 
@@ -125,43 +110,4 @@ def weights_digest(module: torch.nn.Module) -> str:
 
 
 def fingerprint(digest: str, min_psnr: float, opt_in: bool) -> str:
-    parts = {"cpu": cpu_flags(), "threads": torch.get_num_threads(), "libs": library_versions(), "weights": digest, "bar": min_psnr, "opt_in": opt_in, "tile": CALIBRATION_SIDE, "step": SHAPE_STEP}
-    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:24]
-
-
-@lru_cache(maxsize=1)
-def cpu_flags() -> str:
-    """The flags that decide which kernels exist (AVX-512, its bf16/VNNI parts, AMX)."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return "unknown"
-    flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
-    return " ".join(sorted(f for f in flags if f.startswith(("avx512", "amx", "avx2", "avx_vnni", "fma"))))
-
-
-def library_versions() -> dict[str, str]:
-    found = {}
-    for package in ("torch", "openvino", "nncf"):
-        try:
-            found[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            found[package] = "-"
-    return found
-
-
-def _read(record: Path) -> dict:
-    try:
-        return json.loads(record.read_text())
-    except (OSError, ValueError):
-        return {}
-
-
-def _write(record: Path, key: str, value: dict) -> None:
-    """Merge one verdict in, atomically (processes sharing the folder never see half a file)."""
-    record.parent.mkdir(parents=True, exist_ok=True)
-    data = _read(record)
-    data[key] = value
-    draft = record.with_name(f".{record.name}.{os.getpid()}")
-    draft.write_text(json.dumps(data, indent=1, sort_keys=True))
-    draft.replace(record)
+    return _fingerprint(digest, min_psnr, torch.get_num_threads(), opt_in=opt_in, tile=CALIBRATION_SIDE, step=SHAPE_STEP)
