@@ -41,7 +41,7 @@ class Settings(BaseSettings):
     max_job_seconds: float = Field(900, gt=0, description="Refuse model work estimated to take longer than this on the current device.")
     tile: int = Field(384, ge=0, description="Largest input tile side for model inference (0: whole image).")
     backend: Literal["auto", "torch-fp32", "torch-bf16", "openvino-f32", "openvino-bf16", "openvino-int8"] = Field(
-        "auto", description="How upscalers run on the CPU; auto: the fastest measured here whose output stays within backend_min_psnr of fp32."
+        "auto", description="How upscalers and restorers run on the CPU; auto: the fastest measured here whose output stays within backend_min_psnr of fp32."
     )
     int8: bool = Field(False, description="Opt-in speed mode: networks on the CPU may run int8 kernels where they keep >= 38 dB to fp32 (a job step's speed overrides it).")
     backend_min_psnr: float = Field(50.0, ge=20, description="The PSNR (dB, against fp32) a faster CPU backend must keep to be chosen.")

@@ -96,23 +96,19 @@ def test_an_enhance_job_runs_on_the_backend_chosen_here_and_says_so(tmp_path: Pa
     assert choosing.psnr(ours, reference) >= 45
 
 
-def test_static_shapes_are_compiled_off_the_request_path(tmp_path: Path) -> None:
-    """A new shape runs at once on the dynamic compile; its static compile is then used."""
-    backend = BACKENDS["openvino-f32"]
-    call = backend.build(tiny_upscaler(), 3, tmp_path, "tiny")
+def test_each_shape_is_compiled_once_and_kept_on_disk(tmp_path: Path) -> None:
+    call = BACKENDS["openvino-f32"].build(tiny_upscaler(), 3, tmp_path, "tiny")
     shaped = call.run
     x = torch.rand(1, 3, 37, 45)
     with torch.inference_mode():
         reference = tiny_upscaler()(x)
-    first = call(x)
-    assert first.shape == reference.shape and choosing.psnr(first, reference) >= 50
-    assert (37, 45) in shaped.pending or (37, 45) in shaped.static
-    for future in list(shaped.pending.values()):
-        future.result(timeout=60)
-    assert (37, 45) in shaped.static, "compiled in the background"
     assert choosing.psnr(call(x), reference) >= 50
-    call.prepare([(70, 70)])  # at start-up: synchronously
+    first = shaped.static[(37, 45)]
+    call(x)
+    assert shaped.static[(37, 45)] is first, "compiled once"
+    call.prepare([(70, 70)])  # at start-up
     assert (70, 70) in shaped.static
+    assert any((tmp_path / "openvino-kernels").iterdir()), "compiled kernels cached for the next process"
 
 
 def test_tiles_for_static_shapes_come_in_few_shapes_at_little_extra_cost() -> None:

@@ -18,7 +18,6 @@ from typing import Any
 
 import numpy as np
 
-from .activity import ACTIVITY
 from .samples import EXAMPLES
 from .verdicts import Trial, best_time, fingerprint, read, write
 
@@ -53,7 +52,7 @@ class OpenVinoSession:
         return self._inputs
 
     def run(self, output_names: Any, feed: dict[str, np.ndarray]) -> list[np.ndarray]:
-        with self.busy, ACTIVITY:
+        with self.busy:
             results = self.request.infer({name: np.ascontiguousarray(value) for name, value in feed.items()})
             return [np.array(results[port], copy=True) for port in self.request.model_outputs]
 

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import torch
 
-from .activity import ACTIVITY
 from .base import Backend, Compiled, register
 
 
@@ -20,7 +19,7 @@ class TorchBackend(Backend):
         net = copy.deepcopy(module).to(dtype=dtype, memory_format=torch.channels_last).eval() if dtype != torch.float32 else module
 
         def call(x: torch.Tensor) -> torch.Tensor:
-            with torch.inference_mode(), ACTIVITY:
+            with torch.inference_mode():
                 return net(x.to(dtype).contiguous(memory_format=torch.channels_last)).float()
 
         return Compiled(call)
