@@ -184,12 +184,12 @@ def static_vs_dynamic(module, cache: Path, digest: str) -> float:  # noqa: ANN00
     from ops.runtime.backends.selection import calibration_tile
     from ops.runtime.throughput import best_time
 
-    call = BACKENDS["openvino-bf16"].build(module, 3, cache, digest)
+    from ops.runtime.backends.openvino_cpu import CompiledShape
+
+    shaped = BACKENDS["openvino-bf16"].build(module, 3, cache, digest).run
     tile = calibration_tile(3)
-    call.prepare([tuple(tile.shape[-2:])])
-    dynamic, _ = best_time(call.run.dynamic.infer, tile)
-    static, _ = best_time(call, tile)
-    return dynamic / static
+    dynamic = CompiledShape(shaped.core.compile_model(shaped.model, "CPU", shaped.config))  # height and width left open
+    return best_time(dynamic.infer, tile)[0] / best_time(shaped, tile)[0]
 
 
 def tiled_pixels(side: int, step: int) -> int:

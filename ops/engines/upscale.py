@@ -79,7 +79,7 @@ class SuperResolution(Engine):
         flops = network.flops_per_pixel * sum(w * h for w, h in (p.input_size for p in passes))
         config = TileConfig(tile=get_settings().tile)
         sizes, calibration = [p.input_size for p in passes], network.calibration()
-        seconds = calibration.estimate(sizes, config)
+        seconds, compiling = calibration.estimate(sizes, config), calibration.compiling(sizes, config)
         _check_work(self.name, seconds, flops, device().type)
         ctx.detail(
             weights=source.weights + (f" blended {source.blend:g} with {source.blend_with}" if source.blend_with else ""),
@@ -91,7 +91,7 @@ class SuperResolution(Engine):
         ctx.report(0.0, f"about {seconds:.0f} s on {device().type}")
         started = time.perf_counter()
         upscaled = _upscale(picture.pixels, target, passes, network, config, ctx)
-        calibration.observe(sizes, config, time.perf_counter() - started)
+        calibration.observe(sizes, config, time.perf_counter() - started - compiling)
         return picture.with_pixels(upscaled)
 
 

@@ -45,7 +45,7 @@ class LoadedNetwork:
     def calibration(self) -> Calibration:
         """This network's measured speed here (timed once, on first need), for time estimates."""
         if self._calibration is None:
-            self._calibration = Calibration(measure_speed(self.call, self.channels, self.half, self.layout), self.call.shape_step)
+            self._calibration = Calibration(measure_speed(self.call, self.channels, self.half, self.layout), self.call.shape_step, self.call.compile_cost)
         return self._calibration
 
 
@@ -144,7 +144,9 @@ def padded(call: Compiled, needs: spandrel.SizeRequirements, scale: int) -> Comp
             x = torch.nn.functional.pad(x, (0, bigger[1] - width, 0, bigger[0] - height), mode="replicate")
         return call(x)[..., : height * scale, : width * scale]
 
-    return Compiled(run, call.shape_step, lambda shapes: call.prepare([grown(*shape) for shape in shapes]))
+    return Compiled(
+        run, call.shape_step, lambda shapes: call.prepare([grown(*s) for s in shapes]), lambda shapes: call.compile_cost([grown(*s) for s in shapes])
+    )
 
 
 def measure_flops(module: torch.nn.Module, channels: int = 3, side: int = 32, call: Callable[[torch.Tensor], Any] | None = None) -> float:

@@ -54,11 +54,23 @@ def tiled_seconds(speed: Speed, sizes: Sequence[tuple[int, int]], config: TileCo
     """Seconds for tiled passes over inputs of ``sizes`` (width, height): every tile as the network
     sees it, with its context, cut for the backend's shape ``step``."""
     total = 0.0
+    for rows, cols in _tile_sides(sizes, config, step):
+        total += speed.seconds(sum(rows) * sum(cols), len(rows) * len(cols))
+    return total
+
+
+def tile_shapes(sizes: Sequence[tuple[int, int]], config: TileConfig, step: int = 1) -> set[tuple[int, int]]:
+    """The distinct (height, width) the network will be called with."""
+    return {(row, col) for rows, cols in _tile_sides(sizes, config, step) for row in rows for col in cols}
+
+
+def _tile_sides(sizes: Sequence[tuple[int, int]], config: TileConfig, step: int) -> list[tuple[list[int], list[int]]]:
+    sides = []
     for width, height in sizes:
         rows = [hi - lo for lo, hi in windows(height, *plan_tiles(height, config.tile, config.overlap, step), config.context)]
         cols = [hi - lo for lo, hi in windows(width, *plan_tiles(width, config.tile, config.overlap, step), config.context)]
-        total += speed.seconds(sum(rows) * sum(cols), len(rows) * len(cols))
-    return total
+        sides.append((rows, cols))
+    return sides
 
 
 @dataclass
@@ -66,14 +78,20 @@ class Calibration:
     """A network's measured speed, corrected by how its real jobs went."""
 
     speed: Speed
-    step: int = 1  # the backend's shape step (static shapes pad tiles up to it)
+    step: int = 1  # the backend's shape step (tiles are cut in multiples of it)
+    compile_cost: Callable[[set[tuple[int, int]]], float] = lambda shapes: 0.0  # seconds to compile shapes not met yet
     drift: float = 1.0
 
+    def compiling(self, sizes: Sequence[tuple[int, int]], config: TileConfig) -> float:
+        """Seconds a job of ``sizes`` will spend compiling tile shapes this network has not met."""
+        return self.compile_cost(tile_shapes(sizes, config, self.step))
+
     def estimate(self, sizes: Sequence[tuple[int, int]], config: TileConfig) -> float:
-        return tiled_seconds(self.speed, sizes, config, self.step) * self.drift
+        return tiled_seconds(self.speed, sizes, config, self.step) * self.drift + self.compiling(sizes, config)
 
     def observe(self, sizes: Sequence[tuple[int, int]], config: TileConfig, seconds: float) -> None:
-        """Fold a finished job's time in (halfway: one odd job moves the estimate, not replaces it)."""
+        """Fold a finished job's running time in, compiles excluded (halfway: one odd job moves the
+        estimate, not replaces it)."""
         modelled = tiled_seconds(self.speed, sizes, config, self.step)
         if modelled > 0 and seconds > 0:
             self.drift = math.exp(0.5 * math.log(self.drift) + 0.5 * math.log(seconds / modelled))

@@ -15,18 +15,23 @@ def _nothing_to_prepare(shapes: Iterable[Shape]) -> None:
     return None
 
 
+def _nothing_to_compile(shapes: Iterable[Shape]) -> float:
+    return 0.0
+
+
 @dataclass(frozen=True)
 class Compiled:
     """A network ready to run here: float32 NCHW in, float32 NCHW out.
 
-    Static-shape backends pad every input to a multiple of ``shape_step`` (so a handful of shapes
-    cover all tiles) and compile each shape once; callers that can fill that margin with real
-    pixels (the tiled runtime) do so, and ``prepare`` compiles shapes ahead of the first request.
+    Static-shape backends compile each input shape once; the tiled runtime cuts tiles in multiples
+    of ``shape_step`` so a handful of shapes cover all images, ``prepare`` compiles shapes ahead of the first request and
+    ``compile_cost`` tells the seconds compiling the shapes not compiled yet would take.
     """
 
     run: Callable[[torch.Tensor], torch.Tensor]
     shape_step: int = 1
     prepare: Callable[[Iterable[Shape]], None] = field(default=_nothing_to_prepare)
+    compile_cost: Callable[[Iterable[Shape]], float] = field(default=_nothing_to_compile)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         return self.run(x)

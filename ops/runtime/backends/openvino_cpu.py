@@ -44,7 +44,8 @@ class ShapedModel:
 
     def __init__(self, core: Any, model: Any, config: dict[str, Any], channels: int) -> None:
         self.core, self.model, self.config, self.channels = core, model, config, channels
-        self.static: OrderedDict[Shape, _Compiled] = OrderedDict()
+        self.static: OrderedDict[Shape, CompiledShape] = OrderedDict()
+        self.compile_seconds = 1.0  # the last compile's time (measured at the first prepare, before any estimate)
         self.guard = threading.Lock()  # one compile at a time; two jobs meeting a new shape compile it once
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
@@ -55,21 +56,26 @@ class ShapedModel:
         for shape in shapes:
             self.compiled(shape)
 
-    def compiled(self, shape: Shape) -> _Compiled:
+    def compile_cost(self, shapes: Iterable[Shape]) -> float:
+        with self.guard:
+            return self.compile_seconds * len(set(shapes) - set(self.static))
+
+    def compiled(self, shape: Shape) -> CompiledShape:
         with self.guard:
             if shape not in self.static:
                 started = time.perf_counter()
                 model = self.model.clone()
                 model.reshape([1, self.channels, *shape])
-                self.static[shape] = _Compiled(self.core.compile_model(model, "CPU", self.config))
-                log.info("compiled %s for %s in %.2f s", self.model.friendly_name, shape, time.perf_counter() - started)
+                self.static[shape] = CompiledShape(self.core.compile_model(model, "CPU", self.config))
+                self.compile_seconds = time.perf_counter() - started
+                log.info("compiled %s for %s in %.2f s", self.model.friendly_name, shape, self.compile_seconds)
                 while len(self.static) > KEEP_SHAPES:
                     self.static.popitem(last=False)
             self.static.move_to_end(shape)
             return self.static[shape]
 
 
-class _Compiled:
+class CompiledShape:
     """A compiled model with its one infer request (a lock: the warm-up and a job never share it at once)."""
 
     def __init__(self, compiled: Any) -> None:
@@ -99,7 +105,7 @@ class OpenVinoBackend(Backend):
         model = core.read_model(self.intermediate(module, channels, cache, key))
         config = {"INFERENCE_PRECISION_HINT": self.precision, "PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": torch.get_num_threads()}
         shaped = ShapedModel(core, model, config, channels)
-        return Compiled(shaped, SHAPE_STEP, shaped.prepare)
+        return Compiled(shaped, SHAPE_STEP, shaped.prepare, shaped.compile_cost)
 
     def intermediate(self, module: torch.nn.Module, channels: int, cache: Path, key: str) -> Path:
         """The network as OpenVINO IR with dynamic height and width, converted once per weights."""
