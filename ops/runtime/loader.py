@@ -113,16 +113,19 @@ def _build(source: WeightsSource, state: dict[str, torch.Tensor] | None = None, 
     return LoadedNetwork(module, call, descriptor.scale, half, source, descriptor.architecture.name, flops, layout, backend, channels, notes)
 
 
+#: architectures whose module takes more than the image: DRUNet's fourth channel is the noise map its engine supplies
+EXTRA_INPUT_CHANNELS = {"DRUNet": 1}
+
+
 def module_channels(descriptor: spandrel.ImageModelDescriptor) -> int | None:
     """The channels of the bare module's input where a backend can run it, else None.
 
-    Upscalers and restorers qualify; a module may take more than the image (DRUNet: a noise map,
-    which its engine supplies). Face restorers (a fixed square size, extra arguments) and DDColor
-    (resizes internally) keep spandrel's call.
+    Upscalers and restorers qualify (some take more than the image: ``EXTRA_INPUT_CHANNELS``).
+    Face restorers (a fixed square size, extra arguments) and DDColor (resizes internally) keep
+    spandrel's call.
     """
-    first = next((m for m in descriptor.model.modules() if isinstance(m, torch.nn.Conv2d)), None)
     runs = descriptor.purpose in ("SR", "Restoration") and not descriptor.size_requirements.square and descriptor.tiling != spandrel.ModelTiling.INTERNAL
-    return first.in_channels if runs and first is not None else None
+    return descriptor.input_channels + EXTRA_INPUT_CHANNELS.get(descriptor.architecture.id, 0) if runs else None
 
 
 def choose_backend(module: torch.nn.Module, channels: int, int8: bool = False) -> Choice:
