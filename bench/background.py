@@ -133,6 +133,7 @@ def matte_quality(folder: Path | None) -> None:
     from ops.engines.base import ENGINES
     from ops.engines.segment import _preview
     from ops.masks import tidy_matte
+    from ops.runtime.backends.onnx_sessions import iou
 
     session = ENGINES["u2netp"].session()
     photos = sorted((ROOT / "examples").glob("*.jpg")) + (sorted(p for p in folder.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png")) if folder else [])
@@ -142,8 +143,8 @@ def matte_quality(folder: Path | None) -> None:
         raw = np.asarray(session.predict(Image.fromarray(_preview(rgb, 320)))[0], np.float32) / 255.0
         tidied = tidy_matte(raw)
         (i0, h0, s0), (i1, h1, s1) = faults(raw), faults(tidied)
-        iou = ((raw > 0.5) & (tidied > 0.5)).sum() / max(((raw > 0.5) | (tidied > 0.5)).sum(), 1)
-        print(f"{path.name:<24} specks {i0 - 1 if i0 else 0:>2} -> {i1 - 1 if i1 else 0:<2}  pinholes {h0:>2} -> {h1:<2}  soft interior {s0:6.1%} -> {s1:6.1%}  IoU {iou:.3f}")
+        overlap = iou(raw > 0.5, tidied > 0.5)
+        print(f"{path.name:<24} specks {i0 - 1 if i0 else 0:>2} -> {i1 - 1 if i1 else 0:<2}  pinholes {h0:>2} -> {h1:<2}  soft interior {s0:6.1%} -> {s1:6.1%}  IoU {overlap:.3f}")
 
 
 def main() -> None:

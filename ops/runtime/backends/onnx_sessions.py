@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from .openvino_setup import compile_options, openvino_core
 from .samples import EXAMPLES
 from .verdicts import Trial, best_time, fingerprint, read, write
 
@@ -35,16 +36,11 @@ class OpenVinoSession:
     """Stands in for onnxruntime's InferenceSession where rembg calls it (``run``, ``get_inputs``)."""
 
     def __init__(self, path: Path, precision: str, shape: tuple[int, ...], cache: Path) -> None:
-        import openvino as ov
-
-        core = ov.Core()
-        core.set_property({"CACHE_DIR": str(cache / "openvino-kernels")})
+        core = openvino_core(cache)
         model = core.read_model(path)
         self._inputs = [_Input(port.get_any_name(), list(shape)) for port in model.inputs]
         model.reshape({model.inputs[0].get_any_name(): list(shape)})  # the one size rembg feeds: a static compile
-        compiled = core.compile_model(model, "CPU", {
-            "INFERENCE_PRECISION_HINT": precision, "PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": _threads(),
-        })  # fmt: skip
+        compiled = core.compile_model(model, "CPU", compile_options(precision, _threads()))
         self.request = compiled.create_infer_request()
         self.busy = threading.Lock()
 

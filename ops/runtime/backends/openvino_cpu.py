@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from .base import Backend, Compiled, Shape, register
+from .openvino_setup import compile_options, openvino_core
 from .samples import photo_tiles
 
 log = logging.getLogger(__name__)
@@ -97,13 +98,9 @@ class OpenVinoBackend(Backend):
         return None
 
     def build(self, module: torch.nn.Module, channels: int, cache: Path, key: str) -> Compiled:
-        import openvino as ov
-
-        core = ov.Core()
-        cache.mkdir(parents=True, exist_ok=True)
-        core.set_property({"CACHE_DIR": str(cache / "openvino-kernels")})
+        core = openvino_core(cache)
         model = core.read_model(self.intermediate(module, channels, cache, key))
-        config = {"INFERENCE_PRECISION_HINT": self.precision, "PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": torch.get_num_threads()}
+        config = compile_options(self.precision, torch.get_num_threads())
         shaped = ShapedModel(core, model, config, channels)
         return Compiled(shaped, SHAPE_STEP, shaped.prepare, shaped.compile_cost)
 
