@@ -21,6 +21,10 @@ FORMAT_ALIASES: dict[str, OutputFormat] = {"jpg": "jpeg", "jpeg": "jpeg", "png":
 MAX_SIDE: dict[OutputFormat, int] = {"jpeg": 65_535, "png": 2**31 - 1, "webp": 16_383}
 JPEG_EXIF_LIMIT = 65_533  # one APP1 segment
 _PIL_MODES = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
+# zlib-ng (Pillow's wheels) at level 4 deflates photos 2.2-2.7x faster than level 6 for 2-5% more
+# bytes (1024 px example photos); encoding was a third of a remove-background job. compress-optimize
+# is the operation for the smallest file.
+PNG_COMPRESS_LEVEL = 4
 
 
 @dataclass(frozen=True)
@@ -120,7 +124,7 @@ def _pillow(
     elif fmt == "webp":
         options.update(quality=quality, method=6, lossless=quality == 100, exact=True)
     else:
-        options.update(compress_level=6)
+        options.update(compress_level=PNG_COMPRESS_LEVEL)
     buffer = io.BytesIO()
     image.save(buffer, format=fmt.upper(), **options)
     return buffer.getvalue()
@@ -131,7 +135,7 @@ def _png16(pixels: np.ndarray, icc: bytes | None, dpi: tuple[float, float] | Non
         pixels = gray_alpha_to_rgba(pixels)
     if pixels.shape[2] >= 3:
         pixels = pixels[..., [2, 1, 0, 3][: pixels.shape[2]]]
-    ok, buffer = cv2.imencode(".png", np.ascontiguousarray(pixels), [cv2.IMWRITE_PNG_COMPRESSION, 6])
+    ok, buffer = cv2.imencode(".png", np.ascontiguousarray(pixels), [cv2.IMWRITE_PNG_COMPRESSION, PNG_COMPRESS_LEVEL])
     if not ok:
         raise RuntimeError("OpenCV could not encode the 16-bit PNG")
     chunks = []
