@@ -3,7 +3,7 @@
 Each scenario runs in its own fresh process on the same data folder (so OpenVINO's kernel cache
 and the backend verdicts are what a restarted server finds on disk):
   cold   no start-up warm-up: the first enhance request loads, chooses and compiles itself;
-  warm   the server's own warm-up (server.state._warm_up) first, then the requests.
+  warm   the server's own warm-up (server.state.warm_up) first, then the requests.
 Each times enhance x4 (realesrgan-x4plus) on two different photos of the same size: the first
 request and the second. "Pays no compile" means warm's first is within noise of its second.
 Usage: python bench/first_request.py [--size 256]
@@ -39,9 +39,9 @@ def child(scenario: str, size: int) -> dict[str, object]:
 
     warm_seconds = 0.0
     if scenario == "warm":
-        from server.state import _warm_up
+        from server.state import warm_up
 
-        _warm_up(get_settings())
+        warm_up(get_settings())
         warm_seconds = time.perf_counter() - started
     steps = chain.plan([{"type": "enhance", "params": {"scale": 4}, "engine": "realesrgan-x4plus"}])
     seconds, backend = [], ""

@@ -15,6 +15,7 @@ from .engines.base import ProgressFn, Resolver
 from .errors import InputError
 from .imageio import Encoded, OutputFormat, encode, probe, read_bytes, read_image
 from .memory import DECODE_BYTES_PER_PIXEL, OUTPUT_BYTES_PER_PIXEL, budget
+from .runtime.zerogpu import gpu_seconds, run_model_work
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,10 @@ def process(
     data = source if isinstance(source, bytes) else read_bytes(Path(source))
     width, height, _ = probe(data)
     with budget().reserve(memory_needed((width, height), steps), memory_wait, what=f"a {width}x{height} image"):
-        return _process(data, steps, options, progress, resolve, hints)
+        work = lambda: _process(data, steps, options, progress, resolve, hints)  # noqa: E731
+        if not any(step.engine.uses_device for step in steps):
+            return work()
+        return run_model_work(work, gpu_seconds((width, height), steps, enlargement(steps)))  # a ZeroGPU slice on such a Space
 
 
 def _process(

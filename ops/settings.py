@@ -65,6 +65,12 @@ class Settings(BaseSettings):
         None, description="Signs download links. Unset: generated once into data_dir/secret.key (0600), so links survive restarts."
     )
     workers: int = Field(2, ge=1, description="Job worker threads (model work still runs one job at a time).")
+    redis_url: str | None = Field(
+        None, description="Scale-out mode: rate-limit counters and the job queue (Dramatiq) on this Redis; jobs run in `python -m server.worker` processes."
+    )
+    storage_url: str | None = Field(
+        None, description="Uploads and outputs through fsspec at this URL (s3://bucket/prefix with s3fs installed); default data_dir."
+    )
     job_lease_seconds: float = Field(
         30, ge=1, description="A running job's lease; its worker renews it, and a job whose lease runs out is retried or failed."
     )

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from fastapi import APIRouter, Depends, File, Query, Request, Security, UploadFile
-from fastapi.responses import FileResponse
+from fastapi.responses import StreamingResponse
 from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
@@ -78,7 +78,7 @@ def create_job(body: JobCreate, request: Request, app: Studio = Depends(studio))
     except StudioError as exc:
         raise studio_error(exc) from None
     try:
-        app.storage.path(body.input_key, caller.user_id or "")
+        app.storage.check(body.input_key, caller.user_id or "")
     except NotFound:
         raise ApiError(404, "input_not_found", f"no upload {body.input_key!r} for this account") from None
     output = body.output.model_dump()
@@ -117,9 +117,9 @@ def list_jobs(
 FILE_CONTENT = {"content": {"image/*": {"schema": {"type": "string", "format": "binary"}}, "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}
 
 
-@router.get("/files/{key:path}", summary="Download an upload or a result (API key, or a signed link)", response_class=FileResponse,
+@router.get("/files/{key:path}", summary="Download an upload or a result (API key, or a signed link)", response_class=StreamingResponse,
             responses={200: {"description": "The file", **FILE_CONTENT}})  # fmt: skip
-def download(key: str, request: Request, expires: str | None = None, signature: str | None = None, app: Studio = Depends(studio)) -> FileResponse:
+def download(key: str, request: Request, expires: str | None = None, signature: str | None = None, app: Studio = Depends(studio)) -> StreamingResponse:
     caller = getattr(request.state, "caller", None)
     owner = key.split("/")[1] if key.count("/") >= 2 else ""
     if caller is not None:
@@ -127,10 +127,12 @@ def download(key: str, request: Request, expires: str | None = None, signature: 
     elif not app.valid_signature(key, expires, signature):
         raise ApiError(403, "bad_signature", "the link is invalid or has expired")
     try:
-        path = app.storage.path(key, owner)
+        chunks = app.storage.stream(key, owner)
     except NotFound:
         raise ApiError(404, "file_not_found", f"no file {key!r} for this account") from None
-    return FileResponse(path, filename=path.name)
+    name = key.rsplit("/", 1)[1]
+    media = next((kind for kind, extension in MEDIA.values() if extension == name.rsplit(".", 1)[1]), UNKNOWN_MEDIA[0])
+    return StreamingResponse(chunks, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
 @router.get("/account", response_model=AccountResponse, summary="This account: tier, balance, limits")

@@ -35,6 +35,7 @@ from ops.settings import Settings
 from .db import Database, Job, now
 from .fairpool import FairPool
 from .storage import MEDIA, UNKNOWN_MEDIA, NotFound, Storage
+from .taskqueue import Broker, queue_for
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 2  # a job whose worker died this many times is failed, not retried forever
@@ -42,8 +43,10 @@ ACTIVE = ("queued", "processing")
 
 
 class JobService:
-    def __init__(self, db: Database, storage: Storage, settings: Settings) -> None:
-        self.db, self.storage, self.settings = db, storage, settings
+    """``broker``: jobs go to worker processes through it (scale-out); None: this process's threads run them."""
+
+    def __init__(self, db: Database, storage: Storage, settings: Settings, broker: Broker | None = None) -> None:
+        self.db, self.storage, self.settings, self.broker = db, storage, settings, broker
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
         self.lease_seconds = settings.job_lease_seconds
         self.queue: queue.Queue[str | None] = queue.Queue()
@@ -54,15 +57,19 @@ class JobService:
         self.threads: list[threading.Thread] = []
 
     # --- life cycle -------------------------------------------------------------------------
-    def start(self) -> None:
+    def start(self, run_here: bool = True) -> None:
+        """``run_here``: threads of this process run queued jobs (the embedded mode). An API process
+        in scale-out mode only sends them (queued jobs already have their messages); a worker
+        process gets them from the broker. Every process renews its leases and reaps dead ones."""
         self.reap()
-        with self.db.session() as session:
-            queued = session.scalars(select(Job.id).where(Job.status == "queued").order_by(Job.created_at)).all()
         self.fetches.start()
-        for job_id in queued:
-            self.submit(job_id)
-        for index in range(self.settings.workers):
-            self._thread(self._work, f"job-worker-{index}")
+        if run_here:
+            with self.db.session() as session:
+                queued = session.scalars(select(Job.id).where(Job.status == "queued").order_by(Job.created_at)).all()
+            for job_id in queued:
+                self.submit(job_id)
+            for index in range(self.settings.workers):
+                self._thread(self._work, f"job-worker-{index}")
         self._thread(self._keep_leases, "job-heartbeat")
 
     def stop(self) -> None:
@@ -149,12 +156,21 @@ class JobService:
         if needs_input:
             self.fetches.submit(owner, lambda: self._fetch_input(job_id))
         else:
+            self.dispatch(job_id)
+
+    def dispatch(self, job_id: str) -> None:
+        """Hand a queued job (its input stored) to whoever runs jobs: the broker, or this process's threads."""
+        if self.broker is None:
             self.queue.put(job_id)
+            return
+        with self.db.session() as session:
+            operations = session.scalar(select(Job.operations).where(Job.id == job_id)) or []
+        self.broker.send(job_id, queue_for(operations))
 
     def _work(self) -> None:
         while (job_id := self.queue.get()) is not None:
             try:
-                self._run(job_id)
+                self.run(job_id)
             except BaseException:  # never let a worker die; a job left unfinished loses its lease and is reaped
                 log.exception("job %s crashed its worker", job_id)
 
@@ -170,22 +186,25 @@ class JobService:
             session.expunge(job)
             return job
 
-    def _run(self, job_id: str) -> None:
+    def run(self, job_id: str) -> None:
+        """Claim and run a job to its terminal state (nothing, when another worker holds or finished it)."""
         job = self._claim(job_id)
         if job is None:
             return
         with self.holding(job_id):
             try:
-                data = self.storage.path(job.input_key, job.user_id).read_bytes()
+                data = self.storage.read(job.input_key, job.user_id)
                 planned = chain.plan(job.operations)
                 done = process(data, planned, OutputOptions(**job.output_options), self._progress(job_id), self._resolver(job.user_id), memory_wait=3600)
                 key = self.storage.new_key("outputs", job.user_id, done.encoded.extension, stem=job_id.replace("-", ""))
                 self.storage.write(key, done.encoded.data)
                 with self.db.session() as session:
-                    session.execute(
-                        update(Job).where(Job.id == job_id, Job.status == "processing")
+                    finished = session.execute(
+                        update(Job).where(Job.id == job_id, Job.status == "processing", Job.worker == self.worker_id)
                         .values(status="completed", output_key=key, progress=1.0, result=done.summary(), lease_expires_at=None)
                     )  # fmt: skip
+                if finished.rowcount == 1:
+                    log.info("job %s completed by %s", job_id, self.worker_id)
             except NotFound:
                 self.fail(job_id, "the input file no longer exists (retention period passed?)", "input_missing")
             except StudioError as exc:
@@ -224,14 +243,14 @@ class JobService:
             return self.fail(job_id, f"internal error: {type(exc).__name__}", "internal")
         with self.db.session() as session:
             session.execute(update(Job).where(Job.id == job_id, Job.status == "queued").values(input_key=key))
-        self.queue.put(job_id)
+        self.dispatch(job_id)
 
     def _resolver(self, user_id: str) -> Any:
         """Storage keys a job refers to (e.g. background_image_key): this user's uploads only."""
 
         def resolve(key: str) -> bytes:
             try:
-                return self.storage.path(key, user_id).read_bytes()
+                return self.storage.read(key, user_id)
             except NotFound:
                 raise InputError(f"no upload {key!r} for this account") from None
 

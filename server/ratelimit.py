@@ -1,7 +1,7 @@
 """Per-key (or per-address) limits per minute and per month, with the spec's headers.
 
-Counting uses the `limits` library's storage (atomic increments; in memory here, its Redis or
-Memcached storages work the same for several processes). The count returned by the increment
+Counting uses the `limits` library's storage: in process memory (one server process), or Redis
+(``STUDIO_REDIS_URL``: every API process counts on the same keys with atomic increments). The count returned by the increment
 itself gives each response its exact remaining quota, even under concurrency.
 """
 
@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 
 from limits import RateLimitItem, RateLimitItemPerMinute, RateLimitItemPerMonth
-from limits.storage import MemoryStorage, Storage
+from limits.storage import MemoryStorage, Storage, storage_from_string
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,11 @@ class Verdict:
 class RateLimiter:
     def __init__(self, storage: Storage | None = None) -> None:
         self.storage = storage or MemoryStorage()
+
+    @classmethod
+    def at(cls, redis_url: str | None) -> RateLimiter:
+        """Counters shared by every process through Redis, or this process's memory."""
+        return cls(storage_from_string(redis_url) if redis_url else None)
 
     def _take(self, item: RateLimitItem, identity: str, window: str) -> tuple[bool, int, float]:
         key = item.key_for(identity, window)

@@ -20,6 +20,7 @@ from .jobs import JobService
 from .ratelimit import RateLimiter
 from .service import Service
 from .storage import Storage
+from .taskqueue import Broker
 
 SECRET_FILE = "secret.key"
 
@@ -39,15 +40,21 @@ class Studio:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(settings.data_dir, 0o700)
         db = Database(settings.db_url)
-        storage = Storage(settings.data_dir)
-        jobs = JobService(db, storage, settings)
-        service = Service(settings, db, RateLimiter(), jobs, ui_login)
+        storage = Storage(settings.storage_url or settings.data_dir)
+        jobs = JobService(db, storage, settings, Broker(settings.redis_url) if settings.redis_url else None)
+        service = Service(settings, db, RateLimiter.at(settings.redis_url), jobs, ui_login)
         return cls(settings, db, storage, jobs, service, load_secret(settings))
 
+    @property
+    def scaled(self) -> bool:
+        """Jobs run in worker processes fed by Redis (``python -m server.worker``), not in this one."""
+        return self.jobs.broker is not None
+
     def start(self) -> None:
-        self.jobs.start()
+        self.jobs.start(run_here=not self.scaled)
         threading.Thread(target=self._retention, name="retention", daemon=True).start()
-        threading.Thread(target=_warm_up, args=(self.settings,), name="warm-up", daemon=True).start()
+        if not self.scaled:  # workers warm their own networks
+            threading.Thread(target=warm_up, args=(self.settings,), name="warm-up", daemon=True).start()
 
     def stop(self) -> None:
         self._stop.set()
@@ -92,7 +99,7 @@ def load_secret(settings: Settings) -> bytes:
     return bytes.fromhex(path.read_text().strip())
 
 
-def _warm_up(settings: Settings) -> None:
+def warm_up(settings: Settings) -> None:
     """Pay one-time costs off the request path: rembg's first import compiles pymatting with
     numba (about a minute the first time on a machine, cached after); the default networks are
     loaded, their CPU backend chosen (measured once per machine, then read from the cache) and

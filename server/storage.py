@@ -1,4 +1,6 @@
-"""Files under the data folder, one prefix per user; keys that are not the caller's do not exist."""
+"""Files one prefix per user, through fsspec: the data folder by default, any fsspec URL (e.g.
+``s3://bucket/prefix``) when several machines share them. Keys that are not the caller's do not exist.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +8,14 @@ import os
 import re
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+
+import fsspec
 
 KEY_PATTERN = re.compile(r"^(uploads|outputs)/([0-9a-f-]{36})/([A-Za-z0-9_-]{1,80})\.([a-z0-9]{2,5})$")
+CHUNK = 1 << 20
 
 
 #: decoded format -> (content type, file extension) of a stored upload
@@ -23,38 +30,70 @@ class NotFound(Exception):
 
 
 class Storage:
-    def __init__(self, root: Path) -> None:
-        self.root = root.resolve()
+    def __init__(self, root: Path | str) -> None:
+        """``root``: a local folder, or an fsspec URL."""
+        url = str(root.resolve()) if isinstance(root, Path) else root
+        self.fs, self.root = fsspec.core.url_to_fs(url)
+        self.root = self.root.rstrip("/")
+        self.local = "file" in _protocols(self.fs)
         for kind in ("uploads", "outputs"):
-            (self.root / kind).mkdir(parents=True, exist_ok=True)
+            self.fs.makedirs(f"{self.root}/{kind}", exist_ok=True)
 
     def new_key(self, kind: str, user_id: str, extension: str, stem: str | None = None) -> str:
         return f"{kind}/{user_id}/{stem or uuid.uuid4().hex}.{extension.lstrip('.').lower()}"
 
-    def path(self, key: str, user_id: str) -> Path:
-        """The file behind ``key`` if it belongs to ``user_id``; anything else is NotFound."""
+    def check(self, key: str, user_id: str) -> str:
+        """The full path of ``key`` if it exists and belongs to ``user_id``; anything else is NotFound.
+        The pattern admits no ``..`` or separators beyond the three parts, so no key leaves its user's folder."""
         match = KEY_PATTERN.match(key)
         if not match or match.group(2) != user_id:
             raise NotFound(key)
-        path = (self.root / key).resolve()
-        if not path.is_relative_to(self.root) or not path.is_file():
+        full = f"{self.root}/{key}"
+        if not self.fs.isfile(full):
             raise NotFound(key)
-        return path
+        return full
 
-    def write(self, key: str, data: bytes) -> Path:
-        path = self.root / key
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f".{path.name}.part")
-        partial.write_bytes(data)
-        os.replace(partial, path)
-        return path
+    def read(self, key: str, user_id: str) -> bytes:
+        return self.fs.cat_file(self.check(key, user_id))
+
+    def stream(self, key: str, user_id: str) -> Iterator[bytes]:
+        """The file in chunks (a download never holds a large result in memory at once)."""
+        full = self.check(key, user_id)
+
+        def chunks() -> Iterator[bytes]:
+            with self.fs.open(full, "rb") as handle:
+                while block := handle.read(CHUNK):
+                    yield block
+
+        return chunks()
+
+    def write(self, key: str, data: bytes) -> None:
+        """Readers never see half a file: a local write is renamed into place; object stores put whole objects."""
+        full = f"{self.root}/{key}"
+        self.fs.makedirs(full.rsplit("/", 1)[0], exist_ok=True)
+        if not self.local:
+            self.fs.pipe_file(full, data)
+            return
+        partial = f"{full.rsplit('/', 1)[0]}/.{full.rsplit('/', 1)[1]}.{os.getpid()}.part"
+        self.fs.pipe_file(partial, data)
+        os.replace(partial, full)
 
     def purge(self, older_than_seconds: float) -> int:
         """Delete files past the retention period; returns how many."""
         limit, removed = time.time() - older_than_seconds, 0
         for kind in ("uploads", "outputs"):
-            for path in (self.root / kind).rglob("*"):
-                if path.is_file() and path.stat().st_mtime < limit:
-                    path.unlink(missing_ok=True)
+            for path, info in self.fs.find(f"{self.root}/{kind}", detail=True).items():
+                if info.get("type") == "file" and _modified(self.fs, path, info) < limit:
+                    self.fs.rm_file(path)
                     removed += 1
         return removed
+
+
+def _protocols(fs: Any) -> tuple[str, ...]:
+    protocol = fs.protocol
+    return (protocol,) if isinstance(protocol, str) else tuple(protocol)
+
+
+def _modified(fs: Any, path: str, info: dict[str, Any]) -> float:
+    stamp = info.get("mtime") or info.get("LastModified") or fs.modified(path)
+    return stamp if isinstance(stamp, (int, float)) else stamp.timestamp()

@@ -236,7 +236,7 @@ def test_storage_keys_of_others_and_traversal_are_404(live: LiveServer, images: 
     user_id = key.split("/")[1]
     for sneaky in (f"uploads/{user_id}/../../studio.db", f"uploads/{user_id}/..", f"outputs/{user_id}/x.jpg/../../y.png"):
         with pytest.raises(NotFound):
-            live_storage(live).path(sneaky, user_id)
+            live_storage(live).check(sneaky, user_id)
     assert httpx.get(f"{live.url}/api/v1/files/{key}", headers=bearer(alice)).status_code == 200
 
 
@@ -285,7 +285,9 @@ def test_retention_purges_old_files(tmp_path: Path) -> None:
     import time
 
     storage = Storage(tmp_path)
-    old = storage.write(storage.new_key("uploads", "0" * 8 + "-0000-0000-0000-" + "0" * 12, "jpg"), b"x")
-    new = storage.write(storage.new_key("outputs", "0" * 8 + "-0000-0000-0000-" + "0" * 12, "png"), b"y")
+    keys = [storage.new_key(kind, "0" * 8 + "-0000-0000-0000-" + "0" * 12, "png") for kind in ("uploads", "outputs")]
+    for key in keys:
+        storage.write(key, b"x")
+    old, new = (tmp_path / key for key in keys)
     os.utime(old, (time.time() - 7200, time.time() - 7200))
     assert storage.purge(3600) == 1 and not old.exists() and new.exists()

@@ -1,0 +1,56 @@
+"""``python -m server.worker``: a job worker of the scale-out mode (STUDIO_REDIS_URL set).
+
+One process per device for the ``model`` queue (one model job at a time: the device is the slot),
+and any number for the ``free`` queue. Each claims its job in the database, renews the job's lease
+while it runs, and acknowledges the message only after the job's terminal state is stored; a
+worker killed mid-job leaves a lease that runs out, and the job is queued again for another.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+
+from ops.settings import get_settings
+
+from .db import Database
+from .jobs import JobService
+from .state import warm_up
+from .storage import Storage
+from .taskqueue import QUEUES, Broker
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m server.worker", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--queue", choices=QUEUES, default="model", help="model: one job at a time (a device slot); free: light steps")
+    parser.add_argument("--threads", type=int, default=4, help="jobs at once on the free queue (the model queue always runs one)")
+    args = parser.parse_args(argv)
+    settings = get_settings()
+    if not settings.redis_url:
+        print("error: STUDIO_REDIS_URL is not set: the embedded server runs its jobs itself", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    jobs = JobService(Database(settings.db_url), Storage(settings.storage_url or settings.data_dir), settings)
+    broker = Broker(settings.redis_url, jobs.run)
+    jobs.broker = broker  # jobs requeued by this process's reaper go back through the broker
+    jobs.start(run_here=False)
+    if args.queue == "model":
+        threading.Thread(target=warm_up, args=(settings,), name="warm-up", daemon=True).start()
+    worker = broker.worker({args.queue}, 1 if args.queue == "model" else max(1, args.threads))
+    stopping = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopping.set())
+    worker.start()
+    print(f"worker {jobs.worker_id} on queue {args.queue}", flush=True)
+    stopping.wait()
+    worker.stop()  # lets the running job finish and acknowledges it; unstarted messages go back
+    jobs.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,158 @@
+"""The scale-out mode on real parts: Debian's Redis and PostgreSQL on loopback, two API processes,
+Dramatiq worker processes (skipped, saying why, where those servers cannot be installed)."""
+
+from __future__ import annotations
+
+import io
+import os
+import time
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+from PIL import Image
+
+from tests import services
+from tests.server_harness import bearer
+
+NEEDS_SERVERS = pytest.mark.skipif(bool(services.missing()), reason=f"scale-out tests need real servers: {services.missing()}")
+PASSED = ("STUDIO_BACKEND", "STUDIO_SEGMENTER_BACKEND")  # the test settings the worker processes share
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[services.Cluster]:
+    folder = tmp_path_factory.mktemp("cluster")
+    os.chmod(folder, 0o755)
+    with services.cluster(folder, STUDIO_JOB_LEASE_SECONDS="3", **{k: os.environ[k] for k in PASSED if k in os.environ}) as running:
+        running.start_api()
+        running.start_api()
+        yield running
+
+
+def _png(side: int) -> bytes:
+    buffer = io.BytesIO()
+    Image.radial_gradient("L").resize((side, side)).convert("RGB").save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def _upload(api: str, key: str, side: int = 48) -> str:
+    response = httpx.post(f"{api}/api/v1/upload/api", headers=bearer(key), files={"file": ("in.png", _png(side), "image/png")}, timeout=30)
+    assert response.status_code in (200, 201), response.text
+    return response.json()["storage_key"]
+
+
+@NEEDS_SERVERS
+def test_the_rate_limit_holds_across_two_api_processes(cluster: services.Cluster) -> None:
+    _, key = cluster.account("pro")  # 50 requests a minute
+    limit, extra = 50, 12
+    urls = [f"{cluster.apis[i % 2]}/api/v1/account" for i in range(limit + extra)]
+    with ThreadPoolExecutor(32) as pool:
+        responses = list(pool.map(lambda url: httpx.get(url, headers=bearer(key), timeout=30), urls))
+    codes = Counter(r.status_code for r in responses)
+    assert codes == {200: limit, 429: extra}, codes
+    remaining = sorted(int(r.headers["X-RateLimit-Remaining"]) for r in responses if r.status_code == 200)
+    assert remaining == list(range(limit)), "each success is told its own exact remaining quota"
+
+
+@NEEDS_SERVERS
+def test_credits_are_never_double_spent_across_processes(cluster: services.Cluster) -> None:
+    _, key = cluster.account("business", credits=5)
+    inputs = [_upload(cluster.apis[0], key) for _ in range(2)]
+    body = {"operations": [{"type": "remove-background", "engine": "u2netp"}]}
+
+    def create(i: int) -> httpx.Response:
+        return httpx.post(f"{cluster.apis[i % 2]}/api/v1/jobs/api", headers=bearer(key), json={**body, "input_key": inputs[i % 2]}, timeout=30)
+
+    with ThreadPoolExecutor(16) as pool:
+        responses = list(pool.map(create, range(16)))
+    accepted = [r for r in responses if r.status_code in (200, 201, 202)]
+    assert len(accepted) == 5, Counter(r.status_code for r in responses)
+    account = httpx.get(f"{cluster.apis[1]}/api/v1/account", headers=bearer(key), timeout=30).json()
+    assert account["credits"] == 0
+
+
+@NEEDS_SERVERS
+def test_a_worker_killed_mid_job_has_its_job_finished_by_another(cluster: services.Cluster) -> None:
+    from sqlalchemy import create_engine, text
+
+    first, second = cluster.start_worker("model", "worker-a"), cluster.start_worker("model", "worker-b")
+    _, key = cluster.account("business", credits=10)
+    body = {"input_key": _upload(cluster.apis[0], key, side=160), "operations": [{"type": "enhance", "params": {"scale": 4}, "engine": "realesrgan-x4plus"}]}
+    job = httpx.post(f"{cluster.apis[1]}/api/v1/jobs/api", headers=bearer(key), json=body, timeout=30)
+    assert job.status_code in (200, 201, 202), job.text
+    job_id, price = job.json()["id"], job.json()["credits"]
+    database = create_engine(cluster.env["STUDIO_DATABASE_URL"])
+    deadline = time.monotonic() + 120
+    holder = None
+    while time.monotonic() < deadline and holder is None:
+        with database.connect() as connection:
+            holder = connection.execute(text("select worker from jobs where id = :id and status = 'processing'"), {"id": job_id}).scalar()
+        time.sleep(0.1)
+    assert holder, "no worker took the job"
+    victim = next(name for name, process in cluster.workers.items() if holder.endswith(f":{process.pid}"))
+    cluster.kill(victim)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        status = httpx.get(f"{cluster.apis[0]}/api/v1/jobs/api/{job_id}", headers=bearer(key), timeout=30).json()
+        if status["status"] in ("completed", "failed"):
+            break
+        time.sleep(1)
+    assert status["status"] == "completed", status
+    with database.connect() as connection:
+        attempts, worker = connection.execute(text("select attempts, worker from jobs where id = :id"), {"id": job_id}).one()
+    survivor = second if victim == "worker-a" else first
+    assert attempts == 2 and worker.endswith(f":{survivor.pid}")
+    logs = "".join((cluster.folder / f"{name}.log").read_text() for name in ("worker-a", "worker-b"))
+    assert logs.count(f"job {job_id} completed") == 1, "run to completion exactly once"
+    assert httpx.get(f"{cluster.apis[1]}/api/v1/account", headers=bearer(key), timeout=30).json()["credits"] == 10 - price
+    assert httpx.get(status["download_url"], timeout=30).status_code == 200, "the signed link works on the other API process"
+
+
+@NEEDS_SERVERS
+def test_free_jobs_run_on_their_own_queue(cluster: services.Cluster) -> None:
+    cluster.start_worker("free", "free-worker")
+    _, key = cluster.account("pro")
+    body = {"input_key": _upload(cluster.apis[1], key), "operations": [{"type": "convert", "params": {"output_format": "jpg"}}]}
+    job = httpx.post(f"{cluster.apis[0]}/api/v1/jobs/api", headers=bearer(key), json=body, timeout=30).json()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        status = httpx.get(f"{cluster.apis[1]}/api/v1/jobs/api/{job['id']}", headers=bearer(key), timeout=30).json()
+        if status["status"] in ("completed", "failed"):
+            break
+        time.sleep(0.5)
+    assert status["status"] == "completed", status
+    assert "completed by" in (cluster.folder / "free-worker.log").read_text()
+
+
+def test_the_embedded_default_needs_none_of_it(tmp_path: Path) -> None:
+    from ops.settings import Settings
+    from server.state import Studio
+
+    studio = Studio.create(Settings(data_dir=tmp_path))
+    assert not studio.scaled and type(studio.service.limiter.storage).__name__ == "MemoryStorage"
+    assert studio.storage.local
+
+
+def test_model_work_asks_zero_gpu_for_a_duration_from_its_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    import spaces
+
+    from ops import chain
+    from ops.pipeline import process
+
+    asked: list[int] = []
+
+    def gpu(duration: int):  # noqa: ANN202  (stands in for the ZeroGPU slice; the work still runs here)
+        asked.append(duration)
+        return lambda work: work
+
+    monkeypatch.setenv("SPACES_ZERO_GPU", "true")
+    monkeypatch.setattr(spaces, "GPU", gpu)
+    small, large = _png(32), _png(256)
+    steps = chain.plan([{"type": "enhance", "params": {"scale": 2}, "engine": "realesr-animevideov3"}])
+    assert process(small, steps).encoded.width == 64
+    process(large, steps)
+    process(small, chain.plan([{"type": "convert", "params": {"output_format": "jpg"}}]))  # free work: no slice
+    assert len(asked) == 2 and 15 <= asked[0] < asked[1] <= 300
