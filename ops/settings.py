@@ -58,6 +58,7 @@ class Settings(BaseSettings):
     host: str | None = Field(None, description="Address to listen on (default 127.0.0.1; 0.0.0.0 on a Hugging Face Space).")
     port: int = Field(7860, ge=1, le=65535, validation_alias=AliasChoices("STUDIO_PORT", "GRADIO_SERVER_PORT"), description="Port to listen on.")
     space_id: str | None = Field(None, validation_alias="SPACE_ID", description="Set by Hugging Face Spaces (SPACE_ID): public defaults.")
+    zero_gpu: bool = Field(False, validation_alias="SPACES_ZERO_GPU", description="Set on ZeroGPU Spaces: model work runs inside spaces.GPU, its duration from the work's size.")
     data_dir: Path = Field(Path("data"), description="Uploads, outputs, the SQLite database and the signing secret live here.")
     database_url: str | None = Field(None, description="SQLAlchemy URL; default sqlite in data_dir (postgresql+psycopg://... works).")
     admin_token: str | None = Field(None, description="Enables /api/admin when set; sent as X-Admin-Token.")

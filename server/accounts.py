@@ -6,6 +6,7 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -15,6 +16,7 @@ from .db import ApiKey, User, now
 KEY_PREFIX = "sk_live_"
 #: one address: no spaces or control characters, one @, a dot in the domain
 EMAIL_PATTERN = r"^[^@\s\x00-\x1f\x7f]{1,64}@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+$"
+LAST_USED_RESOLUTION = timedelta(minutes=1)  # how precisely a key's "last used" is kept
 MAX_BALANCE = 2**31 - 1  # credits and coins fit a 32-bit integer column in every database
 
 
@@ -120,7 +122,10 @@ def authenticate(session: Session, key: str) -> User | None:
     record = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(key), ApiKey.revoked_at.is_(None)))
     if record is None:
         return None
-    record.last_used_at = now()
+    moment = now()
+    last = record.last_used_at
+    if last is None or moment - (last if last.tzinfo else last.replace(tzinfo=moment.tzinfo)) > LAST_USED_RESOLUTION:
+        record.last_used_at = moment  # a write at most once a minute per key, not one per status poll
     return session.get(User, record.user_id)
 
 

@@ -68,6 +68,7 @@ class Job(Base):
     worker: Mapped[str | None] = mapped_column(String(120), nullable=True)  # host:pid of the process running it
     lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, index=True)
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    hints: Mapped[dict[str, str] | None] = mapped_column(JSON, nullable=True)  # web-UI extras by storage key, e.g. a clicked subject's mask
     error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
     error_code: Mapped[str | None] = mapped_column(String(40), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
@@ -80,6 +81,8 @@ class Database:
         if url.startswith("sqlite"):
             options["connect_args"] = {"check_same_thread": False, "timeout": 30}
             _private_file(make_url(url).database)
+        else:  # a server database shared by processes: as many connections as request threads, checked before use
+            options.update(pool_size=20, max_overflow=20, pool_pre_ping=True)
         self.engine: Engine = create_engine(url, **options)
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)

@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -24,7 +25,7 @@ from sqlalchemy import and_, or_, select, update
 
 from ops import chain
 from ops.errors import ImageTooLargeError, InputError, StudioError
-from ops.imageio import probe
+from ops.imageio import Encoded, probe
 from ops.imageio.limits import check_dimensions
 from ops.pipeline import OutputOptions, enlargement, process
 from ops.settings import get_settings
@@ -39,6 +40,7 @@ from .taskqueue import Broker, queue_for
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 2  # a job whose worker died this many times is failed, not retried forever
+STALE_QUEUED_LEASES = 10  # scale-out: a job queued this many leases without being claimed has its message sent again
 ACTIVE = ("queued", "processing")
 
 
@@ -123,8 +125,9 @@ class JobService:
             for job in candidates:
                 if job.id in self._held:
                     continue
-                if job.api == "ui" or job.attempts >= MAX_ATTEMPTS:
-                    reason = "the web page's run was interrupted" if job.api == "ui" else f"its worker stopped {job.attempts} times"
+                inline = job.api == "ui" and not job.input_key  # a web-page run in its own process cannot be resumed
+                if inline or job.attempts >= MAX_ATTEMPTS:
+                    reason = "the web page's run was interrupted" if inline else f"its worker stopped {job.attempts} times"
                     if self._fail(session, job, f"the job could not finish: {reason}; nothing was charged", "interrupted"):
                         log.warning("job %s failed: %s", job.id, reason)
                     continue
@@ -137,7 +140,22 @@ class JobService:
                     requeued.append(job.id)
         for job_id in requeued:
             self.submit(job_id)
+        if self.broker is not None:
+            requeued += self._resend_stale()
         return requeued
+
+    def _resend_stale(self) -> list[str]:
+        """Scale-out: a queued job whose message was lost (Redis restarted empty; a dead worker's
+        unstarted message not yet returned by the broker) is sent again once it has waited
+        STALE_QUEUED_LEASES leases; one process wins each resend, and the claim makes copies harmless."""
+        stale = now() - timedelta(seconds=STALE_QUEUED_LEASES * self.lease_seconds)
+        waiting = and_(Job.status == "queued", Job.input_key != "", Job.updated_at < stale)
+        with self.db.session() as session:
+            candidates = session.scalars(select(Job.id).where(waiting)).all()
+            resend = [job_id for job_id in candidates if session.execute(update(Job).where(Job.id == job_id, waiting).values(updated_at=now())).rowcount]
+        for job_id in resend:
+            self.dispatch(job_id)
+        return resend
 
     def _dead_here(self) -> Any:
         """Jobs held by a process of this host that no longer exists (a restart after a crash)."""
@@ -195,7 +213,8 @@ class JobService:
             try:
                 data = self.storage.read(job.input_key, job.user_id)
                 planned = chain.plan(job.operations)
-                done = process(data, planned, OutputOptions(**job.output_options), self._progress(job_id), self._resolver(job.user_id), memory_wait=3600)
+                hints = self._hints(job)
+                done = process(data, planned, OutputOptions(**job.output_options), self._progress(job_id), self._resolver(job.user_id), hints, memory_wait=3600)
                 key = self.storage.new_key("outputs", job.user_id, done.encoded.extension, stem=job_id.replace("-", ""))
                 self.storage.write(key, done.encoded.data)
                 with self.db.session() as session:
@@ -245,6 +264,33 @@ class JobService:
             session.execute(update(Job).where(Job.id == job_id, Job.status == "queued").values(input_key=key))
         self.dispatch(job_id)
 
+    def _hints(self, job: Job) -> dict[str, Any] | None:
+        """The web UI's extras of a queued run (a clicked subject's mask, stored as a PNG)."""
+        if not job.hints:
+            return None
+        from ops.imageio import read_image
+
+        return {name: read_image(self.storage.read(key, job.user_id)).pixels[..., 0] > 127 for name, key in job.hints.items()}
+
+    def wait(self, job_id: str, progress: Any = None, poll: float = 0.5) -> Finished:
+        """Block until a queued job ends (a web-UI run in the scale-out mode): its result, or its failure raised."""
+        shown = -1.0
+        while True:
+            with self.db.session() as session:
+                job = session.get(Job, job_id)
+                session.expunge(job)
+            if job.status == "completed" and job.output_key:
+                result = job.result or {}
+                width, height = result.get("output_size", (0, 0))
+                encoded = Encoded(self.storage.read(job.output_key, job.user_id), result.get("format", "png"), width, height)
+                return Finished(encoded, result)
+            if job.status == "failed":
+                raise JobFailed(job.error_message or "the job failed")
+            if progress is not None and job.progress != shown:
+                shown = job.progress
+                progress(job.progress, "queued" if job.status == "queued" else "running on a worker")
+            time.sleep(poll)
+
     def _resolver(self, user_id: str) -> Any:
         """Storage keys a job refers to (e.g. background_image_key): this user's uploads only."""
 
@@ -291,6 +337,22 @@ class JobService:
         if done.rowcount == 1:
             refund(session, job.user_id, credits=job.credits, coins=job.coins)  # a failed job costs nothing
         return done.rowcount == 1
+
+
+@dataclass(frozen=True)
+class Finished:
+    """A queued job's result as the web UI shows it (what :class:`ops.pipeline.Processed` gives inline)."""
+
+    encoded: Encoded
+    stored: dict[str, Any]
+
+    def summary(self) -> dict[str, Any]:
+        return self.stored
+
+
+class JobFailed(StudioError):
+    code = "job_failed"
+    http_status = 500
 
 
 class TargetTooLarge(StudioError):

@@ -9,26 +9,34 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 from typing import Any, Literal
+
+import numpy as np
 
 from limits import RateLimitItem, parse_many
 from pydantic import BaseModel
 from sqlalchemy import select
 
 from ops.chain import PlannedStep
+from ops.engines.base import ProgressFn
+from ops.imageio import Picture, encode, probe
+from ops.pipeline import OutputOptions, Processed, process
 from ops.operation import Preset
 from ops.settings import Settings
 
 from . import accounts
 from .accounts import TIERS, AccountError
 from .db import ApiKey, Database, Job, User
-from .jobs import JobService
+from .jobs import Finished, JobService
+from .storage import MEDIA, UNKNOWN_MEDIA
 from .ratelimit import RateLimiter, Verdict
 from .schemas import AccountResponse, iso
 
+GUEST_EMAIL = "web-guest@studio.invalid"  # scale-out mode: the account anonymous web-app runs are recorded under
 RefusalKind = Literal["unauthorized", "rate_limited", "insufficient", "forbidden", "conflict", "not_found"]
 
 
@@ -190,24 +198,52 @@ class Service:
 
     @contextmanager
     def ui_run(self, caller: Caller, price: Price, operations: list[dict[str, Any]], model_name: str | None = None,
-               model_work: bool = True) -> Iterator[None]:  # fmt: skip
+               model_work: bool = True) -> Iterator[UiRunner]:  # fmt: skip
         """A web-UI run: metered, charged when the caller has an account, recorded as a job whose
         terminal state is always written (a crash leaves a lease that runs out: refund). Anonymous
-        local use meters model work only; a signed-in account's every run counts, as its API calls do."""
+        local use meters model work only; a signed-in account's every run counts, as its API calls do.
+        Yields what runs the work: this process (embedded), or the job queue's workers (scale-out),
+        so the web app and the API share the same workers and the same fairness."""
         if model_work or caller.user_id:
             self.meter_ui(caller)
+        if self.jobs.broker is not None:
+            yield lambda source, steps, options, progress, hints: self._queued_ui_run(caller, price, operations, model_name, source, options, progress, hints)
+            return
         if caller.user_id is None:
-            yield
+            yield _run_here
             return
         job_id = self.create_job(caller, price, api="ui", status="processing", input_key="", operations=operations, model_name=model_name,
                                  attempts=1, **self.jobs.lease())  # fmt: skip
         try:
             with self.jobs.holding(job_id):
-                yield
+                yield _run_here
         except BaseException as exc:
             self.finish_ui_run(job_id, failed=str(getattr(exc, "message", exc)) or type(exc).__name__)
             raise
         self.finish_ui_run(job_id)
+
+    def _queued_ui_run(self, caller: Caller, price: Price, operations: list[dict[str, Any]], model_name: str | None, source: str,
+                       options: OutputOptions, progress: ProgressFn | None, hints: dict[str, Any] | None) -> Finished:  # fmt: skip
+        """Store the input (and a clicked subject's mask), queue a job, wait for a worker to end it.
+        Anonymous runs are recorded under one guest account, free as they are inline."""
+        payer = caller if caller.user_id else replace(caller, user_id=self._guest_id())
+        data = Path(source).read_bytes()
+        storage = self.jobs.storage
+        input_key = storage.new_key("uploads", payer.user_id or "", MEDIA.get(probe(data)[2], UNKNOWN_MEDIA)[1])
+        storage.write(input_key, data)
+        stored = {}
+        for name, mask in (hints or {}).items():
+            if isinstance(mask, np.ndarray):
+                stored[name] = storage.new_key("uploads", payer.user_id or "", "png")
+                storage.write(stored[name], encode(Picture(np.where(mask, 255, 0).astype(np.uint8)[..., None]), "png").data)
+        job_id = self.create_job(payer, price if caller.user_id else Price(), api="ui", input_key=input_key, operations=operations,
+                                 output_options=asdict(options), model_name=model_name, hints=stored or None)  # fmt: skip
+        self.jobs.dispatch(job_id)
+        return self.jobs.wait(job_id, progress)
+
+    def _guest_id(self) -> str:
+        with self.db.session() as session:
+            return accounts.get_or_create(session, GUEST_EMAIL).id
 
     def finish_ui_run(self, job_id: str, failed: str | None = None) -> None:
         if failed is None:
@@ -248,6 +284,14 @@ class Service:
         if user is None:
             raise Refusal("unauthorized", "no account is signed in")
         return user
+
+
+#: runs a web-UI job: (input file, planned steps, output options, progress, hints) -> its result
+UiRunner = Callable[[str, Sequence[PlannedStep], OutputOptions, "ProgressFn | None", "dict[str, Any] | None"], "Processed | Finished"]
+
+
+def _run_here(source: str, steps: Sequence[PlannedStep], options: OutputOptions, progress: ProgressFn | None, hints: dict[str, Any] | None) -> Processed:
+    return process(source, steps, options, progress, hints=hints)
 
 
 def key_view(key: ApiKey) -> KeyView:

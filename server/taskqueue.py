@@ -19,6 +19,8 @@ from typing import Any
 
 QUEUES = ("model", "free")
 TIME_LIMIT_MS = 24 * 3600 * 1000  # jobs bound their own time (STUDIO_MAX_JOB_SECONDS); Dramatiq never kills one
+HEARTBEAT_MS = 15_000  # a worker silent this long is dead: its unacknowledged messages go to others
+MAINTENANCE_SHARE = 0.1  # of fetches that also look for dead workers' messages (Dramatiq's default: 0.1%)
 Run = Callable[[str], None]
 
 
@@ -37,9 +39,11 @@ class Broker:
 
     def __init__(self, redis_url: str, run: Run | None = None) -> None:
         import dramatiq
-        from dramatiq.brokers.redis import RedisBroker
+        from dramatiq.brokers.redis import MAINTENANCE_SCALE, RedisBroker
 
-        self.broker = RedisBroker(url=redis_url, namespace="studio-jobs")
+        self.broker = RedisBroker(
+            url=redis_url, namespace="studio-jobs", heartbeat_timeout=HEARTBEAT_MS, maintenance_chance=int(MAINTENANCE_SCALE * MAINTENANCE_SHARE)
+        )
         self.actors = {
             queue: dramatiq.actor(
                 run or _not_here, actor_name=f"run_{queue}_job", queue_name=queue, broker=self.broker, max_retries=0, time_limit=TIME_LIMIT_MS
@@ -50,10 +54,14 @@ class Broker:
     def send(self, job_id: str, queue: str) -> None:
         self.actors[queue].send(job_id)
 
-    def worker(self, queues: set[str], threads: int) -> Any:
+    def worker(self, queue: str, threads: int) -> Any:
+        """Consumers of one queue; each takes a message only when a thread is free for it (no
+        prefetching: a busy worker never sits on a job an idle one could run)."""
         from dramatiq import Worker
 
-        return Worker(self.broker, queues=queues, worker_threads=threads, worker_timeout=1000)
+        worker = Worker(self.broker, queues={queue}, worker_threads=threads, worker_timeout=1000)
+        worker.queue_prefetch = threads
+        return worker
 
 
 def _not_here(job_id: str) -> None:

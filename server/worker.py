@@ -25,8 +25,9 @@ from .taskqueue import QUEUES, Broker
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m server.worker", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--queue", choices=QUEUES, default="model", help="model: one job at a time (a device slot); free: light steps")
-    parser.add_argument("--threads", type=int, default=4, help="jobs at once on the free queue (the model queue always runs one)")
+    parser.add_argument("--queue", choices=QUEUES, action="append", help="model: one job at a time (a device slot); free: light steps; "
+                        "repeat to serve both (default: model)")  # fmt: skip
+    parser.add_argument("--threads", type=int, default=4, help="jobs at once on the free queue (a worker serving the model queue runs one)")
     args = parser.parse_args(argv)
     settings = get_settings()
     if not settings.redis_url:
@@ -38,16 +39,20 @@ def main(argv: list[str] | None = None) -> int:
     broker = Broker(settings.redis_url, jobs.run)
     jobs.broker = broker  # jobs requeued by this process's reaper go back through the broker
     jobs.start(run_here=False)
-    if args.queue == "model":
-        threading.Thread(target=warm_up, args=(settings,), name="warm-up", daemon=True).start()
-    worker = broker.worker({args.queue}, 1 if args.queue == "model" else max(1, args.threads))
+    queues = sorted(set(args.queue or ["model"]))
+    if "model" in queues:
+        warm_up(settings)  # before taking a job: a cold worker never holds one a warm worker could run
+    # the model queue has one thread (the device is the slot); free work runs beside it, never behind it
+    workers = [broker.worker(queue, 1 if queue == "model" else max(1, args.threads)) for queue in queues]
     stopping = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stopping.set())
-    worker.start()
-    print(f"worker {jobs.worker_id} on queue {args.queue}", flush=True)
+    for worker in workers:
+        worker.start()
+    print(f"worker {jobs.worker_id} ready on {' and '.join(queues)}", flush=True)
     stopping.wait()
-    worker.stop()  # lets the running job finish and acknowledges it; unstarted messages go back
+    for worker in workers:
+        worker.stop()  # lets running jobs finish and acknowledges them; unstarted messages go back
     jobs.stop()
     return 0
 

@@ -140,10 +140,20 @@ class Cluster:
         self.apis.append(url)
         return url
 
-    def start_worker(self, queue: str, name: str) -> subprocess.Popen:
-        process = self._spawn([sys.executable, "-m", "server.worker", "--queue", queue], name)
+    def start_worker(self, queues: str, name: str) -> subprocess.Popen:
+        """``queues``: "model", "free" or "model,free"."""
+        process = self._spawn([sys.executable, "-m", "server.worker", *(f"--queue={q}" for q in queues.split(","))], name)
         self.workers[name] = process
         return process
+
+    def wait_ready(self, *names: str, timeout: float = 300) -> None:
+        """Until these workers have warmed their networks and consume."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if all("ready on" in (self.folder / f"{name}.log").read_text(errors="replace") for name in names):
+                return
+            time.sleep(0.5)
+        raise RuntimeError(f"workers {names} not ready within {timeout:g} s")
 
     def kill(self, name: str) -> None:
         self.workers[name].send_signal(signal.SIGKILL)
@@ -157,6 +167,12 @@ class Cluster:
 
     def admin(self, method: str, path: str, **kwargs: object) -> httpx.Response:
         return httpx.request(method, f"{self.apis[0]}/api/admin{path}", headers={"X-Admin-Token": self.env["STUDIO_ADMIN_TOKEN"]}, timeout=30, **kwargs)
+
+    def holder(self, worker: str) -> str:
+        """The ``worker`` column value of jobs this worker process holds (host:pid)."""
+        import socket
+
+        return f"{socket.gethostname()}:{self.workers[worker].pid}"
 
     def account(self, tier: str = "pro", credits: int = 0) -> tuple[str, str]:
         """(user id, a fresh API key)."""
@@ -176,8 +192,9 @@ def cluster(folder: Path, **settings: str) -> Iterator[Cluster]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("STUDIO_")}
         env.update(
             STUDIO_REDIS_URL=redis_url, STUDIO_DATABASE_URL=database_url, STUDIO_DATA_DIR=str(folder / "data"), STUDIO_ADMIN_TOKEN="load-admin",
-            STUDIO_WARM_NETWORKS="", STUDIO_SECRET="shared-secret-for-all-processes", PYTHONPATH=str(ROOT), **settings,
+            STUDIO_WARM_NETWORKS="", STUDIO_SECRET="shared-secret-for-all-processes", PYTHONPATH=str(ROOT),
         )  # fmt: skip
+        env.update(settings)
         running = Cluster(env, folder)
         try:
             yield running

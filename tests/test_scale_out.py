@@ -156,3 +156,30 @@ def test_model_work_asks_zero_gpu_for_a_duration_from_its_size(monkeypatch: pyte
     process(large, steps)
     process(small, chain.plan([{"type": "convert", "params": {"output_format": "jpg"}}]))  # free work: no slice
     assert len(asked) == 2 and 15 <= asked[0] < asked[1] <= 300
+
+
+@NEEDS_SERVERS
+def test_the_web_app_runs_its_work_on_the_same_workers(cluster: services.Cluster, tmp_path: Path) -> None:
+    import numpy as np
+    from sqlalchemy import create_engine, text
+
+    from ops import chain
+    from ops.pipeline import OutputOptions
+    from ops.settings import Settings
+    from server.service import Caller, Price
+    from server.state import Studio
+
+    if "free-worker" not in cluster.workers:
+        cluster.start_worker("free", "free-worker")
+    env = cluster.env
+    studio = Studio.create(Settings(redis_url=env["STUDIO_REDIS_URL"], database_url=env["STUDIO_DATABASE_URL"], data_dir=Path(env["STUDIO_DATA_DIR"])))
+    source = tmp_path / "in.png"
+    source.write_bytes(_png(40))
+    operations = [{"type": "convert", "params": {"output_format": "jpg"}}]
+    with studio.service.ui_run(Caller(address="127.0.0.1"), Price(), operations, model_work=False) as run:
+        done = run(str(source), chain.plan(operations), OutputOptions(), None, {"subject_mask": np.eye(40, dtype=bool)})
+    assert done.encoded.format == "jpeg" and done.encoded.data[:2] == b"\xff\xd8" and done.summary()["steps"][0]["engine"]
+    with create_engine(env["STUDIO_DATABASE_URL"]).connect() as connection:
+        job_id, hints = connection.execute(text("select id, hints from jobs where api = 'ui' order by created_at desc limit 1")).one()
+    assert "subject_mask" in hints
+    assert f"job {job_id} completed by" in (cluster.folder / "free-worker.log").read_text()

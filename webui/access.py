@@ -18,9 +18,10 @@ from ops.chain import PlannedStep
 from ops.operation import Preset
 
 if TYPE_CHECKING:
-    from server.service import Caller, Service
+    from server.service import Caller, Service, UiRunner
 
-Admission = Callable[[Sequence[PlannedStep]], AbstractContextManager[None]]
+#: what a run must pass once its steps are planned; it yields what runs the work (here, or the job queue)
+Admission = Callable[[Sequence[PlannedStep]], AbstractContextManager["UiRunner"]]
 
 
 def address(request: gr.Request | None) -> str:
@@ -45,19 +46,20 @@ class Access:
         given back if the run fails)."""
 
         @contextmanager
-        def admit(steps: Sequence[PlannedStep]) -> Iterator[None]:
+        def admit(steps: Sequence[PlannedStep]) -> Iterator[UiRunner]:
             from server.service import Price
 
             price = Price.of_model(model) if model else Price.of_steps(steps)
             operations = [{"type": s.operation.name, "params": s.params.model_dump(mode="json", exclude_none=True), "engine": s.engine.name} for s in steps]
             heavy = model_work if model_work is not None else any(s.engine.uses_device for s in steps) or not price.free
-            with refusals_as_errors(), self.service.ui_run(self.caller(request), price, operations, model.name if model else None, heavy):
-                yield
+            with refusals_as_errors(), self.service.ui_run(self.caller(request), price, operations, model.name if model else None, heavy) as run:
+                yield run
 
         return admit
 
-    def selection(self, request: gr.Request | None) -> AbstractContextManager[None]:
-        """Click-to-select runs a segmentation network: free, but model work all the same."""
+    def selection(self, request: gr.Request | None) -> AbstractContextManager[UiRunner]:
+        """Click-to-select runs a segmentation network: free, but model work all the same (a small
+        one, run in the web process even in the scale-out mode: a click waits for no queue)."""
         return self.admission(request, model_work=True)([])
 
 

@@ -13,7 +13,8 @@ from PIL import Image, ImageOps
 from ops.chain import PlannedStep
 from ops.errors import StudioError
 from ops.imageio.writer import FORMAT_ALIASES
-from ops.pipeline import OutputOptions, Processed, process
+from ops.pipeline import OutputOptions, Processed
+from server.jobs import Finished
 
 from .access import Admission
 from .widgets import in_words
@@ -35,9 +36,9 @@ def run_job(
         steps = plan()
         options = OutputOptions(format=FORMAT_ALIASES.get(fmt or ""))  # "auto": the chain's or the input's format
         report = (lambda fraction, message: progress(fraction, desc=message)) if progress is not None else None  # a gr.Progress is falsy
-        with admit(steps):
+        with admit(steps) as run:
             try:
-                done = process(image, steps, options, report, hints=hints)
+                done = run(image, steps, options, report, hints)
             except StudioError as exc:
                 raise gr.Error(in_words(exc, labels or {})) from None
     except StudioError as exc:
@@ -47,7 +48,7 @@ def run_job(
     return (image, str(out)), str(out), report_markdown(done)
 
 
-def report_markdown(done: Processed) -> str:
+def report_markdown(done: Processed | Finished) -> str:
     summary = done.summary()
     (w0, h0), (w1, h1) = summary["input_size"], summary["output_size"]
     lines = [f"**{w0}x{h0} → {w1}x{h1}**, {summary['input_bytes']:,} → {summary['output_bytes']:,} bytes ({summary['format'].upper()})"]

@@ -9,7 +9,6 @@ cut off. Untested on real ZeroGPU hardware here (no Space in CI): the README say
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
@@ -23,7 +22,9 @@ MAX_SECONDS = 300  # ZeroGPU's longest reservation for a call
 
 
 def on_zero_gpu() -> bool:
-    return os.environ.get("SPACES_ZERO_GPU", "").lower() in ("1", "true", "yes")
+    from ..settings import get_settings
+
+    return get_settings().zero_gpu
 
 
 def gpu_seconds(size: tuple[int, int], steps: Sequence[PlannedStep], enlargement: float) -> int:
