@@ -273,9 +273,11 @@ class JobService:
         return {name: read_image(self.storage.read(key, job.user_id)).pixels[..., 0] > 127 for name, key in job.hints.items()}
 
     def wait(self, job_id: str, progress: Any = None, poll: float = 0.5) -> Finished:
-        """Block until a queued job ends (a web-UI run in the scale-out mode): its result, or its failure raised."""
-        shown = -1.0
-        while True:
+        """Block until a queued job ends (a web-UI run in the scale-out mode): its result, or its failure
+        raised. A page never waits forever (no worker running, a long queue): after twice the longest
+        job allowed it stops waiting; the job itself still ends, and is listed with the account's."""
+        shown, deadline = -1.0, time.monotonic() + 2 * self.settings.max_job_seconds
+        while time.monotonic() < deadline:
             with self.db.session() as session:
                 job = session.get(Job, job_id)
                 session.expunge(job)
@@ -290,6 +292,8 @@ class JobService:
                 shown = job.progress
                 progress(job.progress, "queued" if job.status == "queued" else "running on a worker")
             time.sleep(poll)
+        raise JobFailed(f"job {job_id} is still {job.status} after {2 * self.settings.max_job_seconds:.0f} s: no worker took it in time "
+                        "(python -m server.worker running?); it will still end")  # fmt: skip
 
     def _resolver(self, user_id: str) -> Any:
         """Storage keys a job refers to (e.g. background_image_key): this user's uploads only."""
