@@ -172,9 +172,10 @@ def main() -> None:
     refused = sum((runner.refused for runner in runners), Counter())
     errors = sum((runner.errors for runner in runners), Counter())
     print(f"scale-out load: 2 API processes + 2 workers (model and free queues), Redis + PostgreSQL on loopback, {args.clients} clients, {args.seconds:g} s")
-    print(f"jobs submitted {report['submitted']}  ({report['submitted'] / facts['elapsed']:.1f} jobs/s); end states {report['statuses']}; refused at submit {dict(refused) or 0}")
+    print(f"jobs accepted {report['submitted']} in {args.seconds:g} s ({report['submitted'] / args.seconds:.1f}/s); end states {report['statuses']}; "
+          f"refused at submit {dict(refused) or 0}")  # fmt: skip
     completed = report["statuses"].get("completed", 0)
-    print(f"throughput {completed / facts['elapsed']:.1f} completed jobs/s over {facts['elapsed']:.0f} s")
+    print(f"throughput {completed / facts['elapsed']:.1f} completed jobs/s: the last ended {facts['elapsed']:.0f} s after the start")
     print(f"status polls {len(polls)}: p50 {1000 * statistics.median(polls):.0f} ms, p99 {1000 * polls[int(len(polls) * 0.99) - 1]:.0f} ms; "
           f"transport errors (retried) {dict(errors) or 0}")  # fmt: skip
     print(f"every job terminal: {report['all_terminal']}; every completed job completed exactly once: {report['completed_once']}")
