@@ -33,7 +33,9 @@ class Storage:
     def __init__(self, root: Path | str) -> None:
         """``root``: a local folder, or an fsspec URL."""
         url = str(root.resolve()) if isinstance(root, Path) else root
-        self.fs, self.root = fsspec.core.url_to_fs(url)
+        remote = fsspec.utils.get_protocol(url) not in ("file", "local")
+        # no listing cache on shared stores: a file another process wrote must be seen at once
+        self.fs, self.root = fsspec.core.url_to_fs(url, **({"use_listings_cache": False, "skip_instance_cache": True} if remote else {}))
         self.root = self.root.rstrip("/")
         self.local = "file" in _protocols(self.fs)
         for kind in ("uploads", "outputs"):

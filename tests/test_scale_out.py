@@ -183,3 +183,31 @@ def test_the_web_app_runs_its_work_on_the_same_workers(cluster: services.Cluster
         job_id, hints = connection.execute(text("select id, hints from jobs where api = 'ui' order by created_at desc limit 1")).one()
     assert "subject_mask" in hints
     assert f"job {job_id} completed by" in (cluster.folder / "free-worker.log").read_text()
+
+
+def test_files_on_an_s3_compatible_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    """S3 through fsspec (s3fs), against moto's S3 server on loopback; endpoint and keys are the standard AWS variables."""
+    pytest.importorskip("s3fs", reason="s3fs is not installed")
+    server_module = pytest.importorskip("moto.server", reason="moto[server] is not installed")
+    from server.storage import NotFound, Storage
+
+    port = services.free_port()
+    s3 = server_module.ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+    s3.start()
+    try:
+        for name, value in {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+                            "AWS_DEFAULT_REGION": "us-east-1"}.items():  # fmt: skip
+            monkeypatch.setenv(name, value)
+        writer, reader = Storage("s3://studio-files/prod"), Storage("s3://studio-files/prod")  # two processes' views
+        owner, other = "1" * 8 + "-1111-1111-1111-" + "1" * 12, "2" * 8 + "-2222-2222-2222-" + "2" * 12
+        key = writer.new_key("outputs", owner, "png")
+        writer.write(key, b"\x89PNG result")
+        assert reader.read(key, owner) == b"\x89PNG result" and b"".join(reader.stream(key, owner)) == b"\x89PNG result"
+        for user, sneaky in ((other, key), (owner, key.replace("outputs/", "outputs/../")), (owner, key + "x")):
+            with pytest.raises(NotFound):
+                reader.check(sneaky, user)
+        assert reader.purge(3600) == 0 and reader.purge(-60) == 1
+        with pytest.raises(NotFound):
+            reader.read(key, owner)
+    finally:
+        s3.stop()
