@@ -62,7 +62,10 @@ class Studio:
 
     def _retention(self) -> None:
         while not self._stop.wait(3600):
-            self.storage.purge(self.settings.retention_hours * 3600)
+            try:
+                self.storage.purge(self.settings.retention_hours * 3600)
+            except Exception:  # a store briefly unreachable: try again next hour, never stop purging
+                logging.getLogger(__name__).exception("purging old files failed")
 
     # signed, expiring download links (what res_url and download_url carry)
     def sign(self, key: str, expires: int) -> str:

@@ -86,7 +86,10 @@ class Storage:
         for kind in ("uploads", "outputs"):
             for path, info in self.fs.find(f"{self.root}/{kind}", detail=True).items():
                 if info.get("type") == "file" and _modified(self.fs, path, info) < limit:
-                    self.fs.rm_file(path)
+                    try:
+                        self.fs.rm_file(path)
+                    except FileNotFoundError:  # another process sharing the store purged it first
+                        continue
                     removed += 1
         return removed
 
