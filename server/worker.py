@@ -24,10 +24,10 @@ from .taskqueue import QUEUES, Broker
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m server.worker", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m server.worker", description="A job worker of the scale-out mode (STUDIO_REDIS_URL set).")
     parser.add_argument("--queue", choices=QUEUES, action="append", help="model: one job at a time (a device slot); free: light steps; "
                         "repeat to serve both (default: model)")  # fmt: skip
-    parser.add_argument("--threads", type=int, default=4, help="jobs at once on the free queue (a worker serving the model queue runs one)")
+    parser.add_argument("--threads", type=int, default=4, help="jobs at once on the free queue (the model queue always runs one)")
     args = parser.parse_args(argv)
     settings = get_settings()
     if not settings.redis_url:
