@@ -1,8 +1,9 @@
 """Per-key (or per-address) limits per minute and per month, with the spec's headers.
 
 Counting uses the `limits` library's storage: in process memory (one server process), or Redis
-(``STUDIO_REDIS_URL``: every API process counts on the same keys with atomic increments). The count returned by the increment
-itself gives each response its exact remaining quota, even under concurrency.
+(``STUDIO_REDIS_URL``: every API process counts on the same keys with atomic increments). The
+count returned by the increment itself gives each response its exact remaining quota, even
+under concurrency.
 """
 
 from __future__ import annotations

@@ -141,21 +141,30 @@ def test_model_work_asks_zero_gpu_for_a_duration_from_its_size(monkeypatch: pyte
 
     from ops import chain
     from ops.pipeline import process
+    from ops.runtime import zerogpu
 
     asked: list[int] = []
 
-    def gpu(duration: int):  # noqa: ANN202  (stands in for the ZeroGPU slice; the work still runs here)
-        asked.append(duration)
-        return lambda work: work
+    def gpu(duration):  # noqa: ANN001, ANN202  (stands in for the ZeroGPU slice; the work still runs here)
+        def wrap(task):  # noqa: ANN001, ANN202
+            def call(*args):  # noqa: ANN002, ANN202
+                asked.append(duration(*args))
+                return task(*args)
+
+            return call
+
+        return wrap
 
     monkeypatch.setenv("SPACES_ZERO_GPU", "true")
     monkeypatch.setattr(spaces, "GPU", gpu)
+    zerogpu.on_slice.cache_clear()
     small, large = _png(32), _png(256)
     steps = chain.plan([{"type": "enhance", "params": {"scale": 2}, "engine": "realesr-animevideov3"}])
     assert process(small, steps).encoded.width == 64
     process(large, steps)
     process(small, chain.plan([{"type": "convert", "params": {"output_format": "jpg"}}]))  # free work: no slice
     assert len(asked) == 2 and 15 <= asked[0] < asked[1] <= 300
+    zerogpu.on_slice.cache_clear()
 
 
 @NEEDS_SERVERS

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from functools import cache
 from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
@@ -35,8 +36,17 @@ def gpu_seconds(size: tuple[int, int], steps: Sequence[PlannedStep], enlargement
 
 def run_model_work(work: Callable[[], T], seconds: int) -> T:
     """``work()`` on a ZeroGPU slice reserved for ``seconds``, or plainly where there is no ZeroGPU."""
-    if not on_zero_gpu():
-        return work()
+    return on_slice()(work, seconds) if on_zero_gpu() else work()
+
+
+@cache
+def on_slice() -> Callable[[Callable[[], T], int], T]:
+    """One ``spaces.GPU`` function for all model work (ZeroGPU registers it once), whose reserved
+    duration is its second argument (the library's dynamic duration)."""
     import spaces
 
-    return spaces.GPU(duration=seconds)(work)()
+    return spaces.GPU(duration=lambda work, seconds: seconds)(_call)
+
+
+def _call(work: Callable[[], T], seconds: int) -> T:
+    return work()
