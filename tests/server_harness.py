@@ -58,6 +58,18 @@ def bearer(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
+def poll_job(url: str, key: str, job_id: str, timeout: float = 120, every: float = 1.5) -> dict:
+    """A v1 job once it is completed or failed, polling well inside the Pro tier's 50 a minute
+    (a slow first job on a cold machine must not spend the quota the test needs afterwards)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = httpx.get(f"{url}/api/v1/jobs/api/{job_id}", headers=bearer(key), timeout=30).json()
+        if job["status"] in ("completed", "failed"):
+            return job
+        time.sleep(every)
+    raise AssertionError(f"job {job_id} did not finish: {job}")
+
+
 @dataclass
 class LiveServer:
     url: str
@@ -81,15 +93,7 @@ class LiveServer:
         return user_id, key.json()["key"]
 
     def poll(self, key: str, job_id: str, timeout: float = 120) -> dict:
-        """A v1 job once it is completed or failed, polling well inside the Pro tier's 50 a minute
-        (a slow first job on a cold machine must not spend the quota the test needs afterwards)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            job = httpx.get(f"{self.url}/api/v1/jobs/api/{job_id}", headers=bearer(key), timeout=30).json()
-            if job["status"] in ("completed", "failed"):
-                return job
-            time.sleep(1.5)
-        raise AssertionError(f"job {job_id} did not finish: {job}")
+        return poll_job(self.url, key, job_id, timeout)
 
     def stop(self) -> None:
         self.server.should_exit = True

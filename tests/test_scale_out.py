@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 from tests import services
-from tests.server_harness import bearer
+from tests.server_harness import bearer, poll_job
 
 NEEDS_SERVERS = pytest.mark.skipif(bool(services.missing()), reason=f"scale-out tests need real servers: {services.missing()}")
 PASSED = ("STUDIO_BACKEND", "STUDIO_SEGMENTER_BACKEND")  # the test settings the worker processes share
@@ -94,12 +94,7 @@ def test_a_worker_killed_mid_job_has_its_job_finished_by_another(cluster: servic
     assert holder, "no worker took the job"
     victim = next(name for name, process in cluster.workers.items() if holder.endswith(f":{process.pid}"))
     cluster.kill(victim)
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline:
-        status = httpx.get(f"{cluster.apis[0]}/api/v1/jobs/api/{job_id}", headers=bearer(key), timeout=30).json()
-        if status["status"] in ("completed", "failed"):
-            break
-        time.sleep(1)
+    status = poll_job(cluster.apis[0], key, job_id, timeout=240, every=1)
     assert status["status"] == "completed", status
     with database.connect() as connection:
         attempts, worker = connection.execute(text("select attempts, worker from jobs where id = :id"), {"id": job_id}).one()
@@ -117,12 +112,7 @@ def test_free_jobs_run_on_their_own_queue(cluster: services.Cluster) -> None:
     _, key = cluster.account("pro")
     body = {"input_key": _upload(cluster.apis[1], key), "operations": [{"type": "convert", "params": {"output_format": "jpg"}}]}
     job = httpx.post(f"{cluster.apis[0]}/api/v1/jobs/api", headers=bearer(key), json=body, timeout=30).json()
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        status = httpx.get(f"{cluster.apis[1]}/api/v1/jobs/api/{job['id']}", headers=bearer(key), timeout=30).json()
-        if status["status"] in ("completed", "failed"):
-            break
-        time.sleep(0.5)
+    status = poll_job(cluster.apis[1], key, job["id"], timeout=60, every=0.5)
     assert status["status"] == "completed", status
     assert "completed by" in (cluster.folder / "free-worker.log").read_text()
 

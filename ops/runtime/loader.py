@@ -45,7 +45,7 @@ class LoadedNetwork:
     def calibration(self) -> Calibration:
         """This network's measured speed here (timed once, on first need), for time estimates."""
         if self._calibration is None:
-            self._calibration = Calibration(measure_speed(self.call, self.channels, self.half, self.layout), self.call.shape_step, self.call.compile_cost)
+            self._calibration = Calibration(measure_speed(self.call, self.channels, self.half, self.layout), self.call)
         return self._calibration
 
 

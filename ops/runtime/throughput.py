@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -78,20 +78,19 @@ class Calibration:
     """A network's measured speed, corrected by how its real jobs went."""
 
     speed: Speed
-    step: int = 1  # the backend's shape step (tiles are cut in multiples of it)
-    compile_cost: Callable[[set[tuple[int, int]]], float] = lambda shapes: 0.0  # seconds to compile shapes not met yet
+    network: Compiled = field(default_factory=lambda: Compiled(lambda x: x))  # its shape step and compile costs
     drift: float = 1.0
 
     def compiling(self, sizes: Sequence[tuple[int, int]], config: TileConfig) -> float:
         """Seconds a job of ``sizes`` will spend compiling tile shapes this network has not met."""
-        return self.compile_cost(tile_shapes(sizes, config, self.step))
+        return self.network.compile_cost(tile_shapes(sizes, config, self.network.shape_step))
 
     def estimate(self, sizes: Sequence[tuple[int, int]], config: TileConfig) -> float:
-        return tiled_seconds(self.speed, sizes, config, self.step) * self.drift + self.compiling(sizes, config)
+        return tiled_seconds(self.speed, sizes, config, self.network.shape_step) * self.drift + self.compiling(sizes, config)
 
     def observe(self, sizes: Sequence[tuple[int, int]], config: TileConfig, seconds: float) -> None:
         """Fold a finished job's running time in, compiles excluded (halfway: one odd job moves the
         estimate, not replaces it)."""
-        modelled = tiled_seconds(self.speed, sizes, config, self.step)
+        modelled = tiled_seconds(self.speed, sizes, config, self.network.shape_step)
         if modelled > 0 and seconds > 0:
             self.drift = math.exp(0.5 * math.log(self.drift) + 0.5 * math.log(seconds / modelled))
