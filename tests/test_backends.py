@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from spandrel.architectures.Compact.__arch.SRVGG import SRVGGNetCompact
@@ -71,7 +72,6 @@ def test_a_backend_can_be_asked_for_by_name(tmp_path: Path) -> None:
 
 
 def test_an_enhance_job_runs_on_the_backend_chosen_here_and_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import numpy as np
     from PIL import Image
 
     from ops import chain
@@ -114,28 +114,35 @@ def test_each_shape_is_compiled_once_and_kept_on_disk(tmp_path: Path) -> None:
 def test_tiles_for_static_shapes_come_in_few_shapes_at_little_extra_cost() -> None:
     from hypothesis import given, settings, strategies as st
 
-    from ops.runtime.tiling import plan_tiles, windows
+    from ops.runtime.tiling import TileConfig, plan_axis, plan_tiles
+
+    config = TileConfig(overlap=32, context=16)
 
     @settings(max_examples=300, deadline=None)
     @given(st.integers(1, 4000), st.sampled_from([64, 128, 384]), st.sampled_from([1, 16]))
     def check(length: int, tile: int, step: int) -> None:
-        starts, size = plan_tiles(length, tile, 32, step)
+        plan = plan_axis(length, tile, config, step)
+        starts, size = plan.starts, plan.size
         exact_starts, exact_size = plan_tiles(length, tile, 32)
         assert len(starts) == len(exact_starts) and starts[0] == 0 and starts[-1] + size == length, "covered, no more tiles"
         assert all(b - a < size for a, b in zip(starts, starts[1:])), "neighbours overlap"
         assert size - exact_size < step and size <= length
-        found = windows(length, starts, size, 16)
-        assert len({hi - lo for lo, hi in found}) <= 3, "edge, inner, or the whole length"
-        for start, (lo, hi) in zip(starts, found):
-            full_context = (start == 0 or start >= 16) and (start + size == length or start + size + 16 <= length)
-            if step > 1 and len(starts) > 1 and full_context:
-                assert (hi - lo) % step == 0
+        for start, (lo, hi) in zip(starts, plan.windows):
+            assert 0 <= lo <= start and start + size <= hi <= plan.padded, "each tile inside its window"
+        if step == 1:
+            assert plan.padded == length, "dynamic shapes: nothing padded"
+        elif len(starts) == 1:
+            assert plan.padded - length < step and plan.padded % step == 0, "taken whole, padded to the step"
+        else:
+            assert plan.padded == length and len(set(plan.window_sides)) <= 2, "border and inner windows, never padded"
+            for start, side in zip(starts, plan.window_sides):
+                full_context = (start == 0 or start >= 16) and (start + size == length or start + size + 16 <= length)
+                assert side % step == 0 or not full_context
 
     check()
 
 
 def test_tiled_upscaling_on_a_static_shape_backend_matches_fp32(tmp_path: Path) -> None:
-    import numpy as np
 
     from ops.runtime.tiling import TileConfig, upscale_array
 
@@ -160,7 +167,6 @@ def test_int8_is_measured_only_when_asked_for_and_held_to_its_own_bar(tmp_path: 
 
 
 def test_a_job_step_can_opt_into_int8_and_the_result_says_what_ran(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import numpy as np
     from PIL import Image
 
     from ops import chain
@@ -190,7 +196,6 @@ def test_a_job_step_can_opt_into_int8_and_the_result_says_what_ran(tmp_path: Pat
 
 
 def test_a_segmenter_runs_on_the_fastest_runtime_whose_masks_match_onnxruntime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import numpy as np
     from PIL import Image
 
     from ops.engines.segment import rembg_session
@@ -219,3 +224,47 @@ def test_a_segmenter_runs_on_the_fastest_runtime_whose_masks_match_onnxruntime(t
     monkeypatch.setenv("STUDIO_SEGMENTER_BACKEND", "auto")
     monkeypatch.setattr(onnx_sessions, "_calibrate", lambda *a, **k: pytest.fail("measured again"))
     assert rembg_session("u2netp", path).backend == session.backend, "the verdict is read back"
+
+
+def test_a_command_line_batch_compiles_every_tile_shape_before_its_first_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Files of different sizes (one turned upright by its EXIF orientation): none pays a compile."""
+    from PIL import Image
+
+    from ops.cli import main
+    from ops.engines.upscale import SuperResolution
+    from ops.runtime.backends.openvino_cpu import ShapedModel
+    from ops.runtime.manager import NETWORKS
+
+    monkeypatch.setenv("STUDIO_BACKEND", "openvino-f32")
+    monkeypatch.setenv("STUDIO_DATA_DIR", str(tmp_path / "data"))
+    running, compiled_while_running, compiled = [False], [], []
+    compile_shape, run = ShapedModel.compiled, SuperResolution.run
+
+    def spy_compile(self: ShapedModel, shape: tuple[int, int]):  # noqa: ANN202
+        if shape not in self.static:
+            (compiled_while_running if running[0] else compiled).append(shape)
+        return compile_shape(self, shape)
+
+    def spy_run(self: SuperResolution, *args: object):  # noqa: ANN202
+        running[0] = True
+        try:
+            return run(self, *args)
+        finally:
+            running[0] = False
+
+    monkeypatch.setattr(ShapedModel, "compiled", spy_compile)
+    monkeypatch.setattr(SuperResolution, "run", spy_run)
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 255, (30, 44, 3), np.uint8)).save(tmp_path / "a.png")
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored 52 wide, 22 high; upright 22 wide, 52 high
+    Image.fromarray(rng.integers(0, 255, (22, 52, 3), np.uint8)).save(tmp_path / "b.jpg", exif=exif.tobytes())
+    NETWORKS.unload()
+    try:
+        code = main(["enhance", "-p", "scale=4", "--engine", "realesr-animevideov3", str(tmp_path / "a.png"), str(tmp_path / "b.jpg"), "-o", str(tmp_path / "out"), "--json"])
+    finally:
+        NETWORKS.unload()
+    assert code == 0
+    assert Image.open(next((tmp_path / "out").glob("b.*"))).size == (22 * 4, 52 * 4)
+    assert (32, 48) in compiled and (64, 32) in compiled, "both files' shapes (padded to the step), the second upright"
+    assert compiled_while_running == [], "no file paid a compile"

@@ -14,7 +14,7 @@ from tqdm import tqdm
 
 from .. import chain
 from ..errors import InputError, StudioError
-from ..imageio import format_from_name
+from ..imageio import format_from_name, upright_size
 from ..params import set_dotted
 from ..pipeline import OutputOptions, process
 from ..registry import MODELS, OPERATIONS
@@ -125,6 +125,7 @@ def _run_all(jobs: list[Job], planned: list[chain.PlannedStep], args: argparse.N
         return EXIT_USAGE
     namer = OutputNamer(output)
     options = OutputOptions(format=fmt, keep_exif=args.exif, dpi=args.dpi)
+    _prepare(jobs, planned[0], quiet=args.json)
     failures = 0
     bar = tqdm(jobs, unit="img", disable=len(jobs) < 2 or args.json, file=sys.stderr)
     for job in bar:
@@ -141,6 +142,25 @@ def _run_all(jobs: list[Job], planned: list[chain.PlannedStep], args: argparse.N
     if len(jobs) > 1 and not args.json:
         print(f"{len(jobs) - failures} of {len(jobs)} done, {failures} failed", file=sys.stderr)
     return EXIT_FAILED if failures else EXIT_OK
+
+
+def _prepare(jobs: list[Job], first: chain.PlannedStep, quiet: bool) -> None:
+    """Load the first step's network and compile every tile shape the batch's files will meet,
+    before the first file: no file's time then includes a load or a compile."""
+    if not first.engine.uses_device:
+        return
+    sizes = set()
+    for job in jobs:
+        try:
+            sizes.add(upright_size(job.source))
+        except (StudioError, OSError):
+            continue  # reported with its file
+    if not quiet:
+        print(f"preparing {first.engine.name} for {len(sizes)} image size(s)", file=sys.stderr)
+    try:
+        first.engine.prepare(sorted(sizes), first.operation.enlargement(first.params), first.int8)
+    except Exception:  # each file then meets the same problem and reports it in its own words
+        logging.getLogger(__name__).exception("preparing %s failed", first.engine.name)
 
 
 def _one(

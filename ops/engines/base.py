@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import ClassVar
 
 from pydantic import JsonValue, TypeAdapter
@@ -75,6 +75,11 @@ class Engine(ABC):
 
     def warm(self) -> None:
         """Pay one-time costs (loading, backend choice, compiles) now, off the request path."""
+        return None
+
+    def prepare(self, sizes: Sequence[tuple[int, int]], enlargement: int = 1, int8: bool = False) -> None:
+        """Pay them for inputs of these (width, height) sizes, e.g. every shape a batch will meet,
+        before its first image: no image in the batch then pays a compile."""
         return None
 
     @abstractmethod

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -61,6 +62,15 @@ class SuperResolution(Engine):
 
         if (source := self.source()) is not None:
             load(source).warm(TileConfig(tile=get_settings().tile))
+
+    def prepare(self, sizes: Sequence[tuple[int, int]], enlargement: int = 1, int8: bool = False) -> None:
+        from ..runtime.loader import load
+        from ..runtime.tiling import TileConfig
+
+        if (source := self.source()) is not None:
+            network = load(source, int8=int8)
+            passes = [p.input_size for width, height in sizes for p in plan_passes(width, height, enlargement, network.scale)]
+            network.prepare(passes, TileConfig(tile=get_settings().tile))
 
     def run(self, picture: Picture, params: Params, ctx: RunContext) -> Picture:
         from ..runtime.device import device  # torch loads on first model use, not for free operations

@@ -64,6 +64,13 @@ def probe(source: str | Path | bytes) -> Header:
     return Header(image.width, image.height, image.format or "")
 
 
+def upright_size(source: str | Path | bytes) -> tuple[int, int]:
+    """(width, height) as decoded, i.e. after the EXIF orientation is applied; header only."""
+    image = _open(source if isinstance(source, bytes) else read_bytes(Path(source)))
+    _, orientation = _read_exif(image, [])
+    return (image.height, image.width) if orientation >= 5 else (image.width, image.height)
+
+
 def decode(data: bytes, memory_wait: float | None = None) -> Picture:
     """Decode within the memory budget, waiting at most ``memory_wait`` s for it (default: the setting)."""
     image = _open(data)

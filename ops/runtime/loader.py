@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +16,7 @@ from .ncnn_convert import convert
 from ..settings import get_settings
 from .backends.base import Compiled
 from .backends.selection import Choice, choose
-from .throughput import Calibration, measure_speed
+from .throughput import Calibration, measure_speed, tile_shapes
 from .tiling import TileConfig
 from .torchvision_compat import install as _install_torchvision_compat
 
@@ -55,6 +55,11 @@ class LoadedNetwork:
         if config.tile:
             side = config.tile + 2 * config.context
             self.call.prepare([(side, side)])
+
+    def prepare(self, sizes: Sequence[tuple[int, int]], config: TileConfig) -> None:
+        """Speed probed, and every tile shape passes over inputs of these (width, height) sizes meet compiled."""
+        self.calibration()
+        self.call.prepare(tile_shapes(sizes, config, self.call.shape_step))
 
 
 def load(source: WeightsSource, int8: bool = False) -> LoadedNetwork:

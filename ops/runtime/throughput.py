@@ -20,7 +20,7 @@ import torch
 from .backends.base import Compiled
 from .backends.verdicts import best_time as timed
 from .device import device
-from .tiling import TileConfig, plan_tiles, windows
+from .tiling import TileConfig, plan_axis
 
 PROBE_SIDES = (32, 64)  # input pixels per side; large enough that the slope is not noise
 
@@ -65,12 +65,7 @@ def tile_shapes(sizes: Sequence[tuple[int, int]], config: TileConfig, step: int 
 
 
 def _tile_sides(sizes: Sequence[tuple[int, int]], config: TileConfig, step: int) -> list[tuple[list[int], list[int]]]:
-    sides = []
-    for width, height in sizes:
-        rows = [hi - lo for lo, hi in windows(height, *plan_tiles(height, config.tile, config.overlap, step), config.context)]
-        cols = [hi - lo for lo, hi in windows(width, *plan_tiles(width, config.tile, config.overlap, step), config.context)]
-        sides.append((rows, cols))
-    return sides
+    return [(plan_axis(height, config.tile, config, step).window_sides, plan_axis(width, config.tile, config, step).window_sides) for width, height in sizes]
 
 
 @dataclass
