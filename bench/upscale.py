@@ -180,7 +180,7 @@ def backends() -> None:
                      "no AMX here: bf16 runs on AVX512-BF16 dot products" if "avx512_bf16" in flags else
                      "no AMX, no AVX512-BF16: bf16 is emulated, fp32 kernels are the fast path"))  # fmt: skip
     print(f"OpenVINO bf16 static shape vs dynamic H/W at {CALIBRATION_SIDE}px: {static_gain:.2f}x")
-    print(f"tiles cut in multiples of {SHAPE_STEP} for static shapes, pixels run vs exact tiles (384 px tiles, 16 px context):")
+    print(f"static shapes: tiles cut in multiples of {SHAPE_STEP}; pixels run vs exact tiles (384 px tiles, 16 px context):")
     for side in (256, 500, 1000, 2000):
         exact, stepped = (tiled_pixels(side, step) for step in (1, SHAPE_STEP))
         print(f"  {side}x{side}: {stepped / exact:.3f}x")
