@@ -109,6 +109,12 @@ def test_each_shape_is_compiled_once_and_kept_on_disk(tmp_path: Path) -> None:
     call.prepare([(70, 70)])  # at start-up
     assert (70, 70) in shaped.static
     assert any((tmp_path / "openvino-kernels").iterdir()), "compiled kernels cached for the next process"
+    later = BACKENDS["openvino-f32"].build(tiny_upscaler(), 3, tmp_path, "tiny")  # as the next process finds it
+    later.run.seconds.update(compile=1.5, reload=0.25)
+    assert later.compile_cost([(37, 45), (70, 70)]) == 0.5, "both reload from the disk cache"
+    assert later.compile_cost([(37, 45), (80, 64)]) == 1.75, "a shape never met here is compiled"
+    later.prepare([(37, 45)])
+    assert later.compile_cost([(37, 45)]) == 0 and later.run.seconds["reload"] != 0.25, "held in memory; the reload was timed"
 
 
 def test_tiles_for_static_shapes_come_in_few_shapes_at_little_extra_cost() -> None:
