@@ -34,7 +34,7 @@ def main() -> None:
     backend = chain.run(Picture(np.asarray(photo.crop((0, 0, 32, 32))).copy()), warm).steps[0].details["backend"]  # load the network first
     print(f"engine {args.engine} on {backend}; CPU flags: {cpu_flags()}")
     print(f"{'size':>9} {'scale':>5} {'estimated s':>12} {'measured s':>11} {'ratio':>6}")
-    for width, height in ((100, 70), (170, 125), (250, 190)):  # not multiples of the shape step: padded tiles counted too
+    for width, height in ((100, 70), (170, 125), (250, 190)):  # off the 16 px shape step: windows of their own shapes
         picture = Picture(np.asarray(photo.crop((0, 0, width, height))).copy())
         for scale in (2, 4, 8):
             steps = chain.plan([step | {"params": {"scale": scale}}])
