@@ -23,7 +23,7 @@ from .openapi import BEARER, V1_STATUSES, V1Error, error_responses, ok_response
 from .schemas import AccountResponse, JobCreate, JobList, JobResponse, UploadResponse, iso
 from .service import Caller, Price, Refusal
 from .state import Studio, studio
-from .storage import MEDIA, UNKNOWN_MEDIA, NotFound
+from .storage import NotFound, content_type, media
 
 router = APIRouter(
     prefix="/api/v1", tags=["spec 000: jobs"], dependencies=[Security(BEARER)], responses=error_responses(V1Error, V1_STATUSES) | ok_response()
@@ -50,13 +50,11 @@ def accept_image(app: Studio, caller: Caller, data: bytes, filename: str) -> Upl
         picture = decode(data, memory_wait=UPLOAD_WAIT)
     except StudioError as exc:
         raise studio_error(exc) from None
-    content_type, extension = MEDIA.get(picture.source_format or "", UNKNOWN_MEDIA)
-    width, height = picture.width, picture.height
+    source_format, width, height = picture.source_format or "", picture.width, picture.height
     del picture  # the pixels go now, not when this request's frame is collected
-    key = app.storage.new_key("uploads", caller.user_id, extension)
-    app.storage.write(key, data)
+    key = app.storage.upload(caller.user_id, data, source_format)
     safe_name = re.sub(r"[^A-Za-z0-9._ -]", "_", Path(filename or "image").name)[:120] or "image"
-    return UploadResponse(storage_key=key, filename=safe_name, size=len(data), content_type=content_type, width=width, height=height)
+    return UploadResponse(storage_key=key, filename=safe_name, size=len(data), content_type=media(source_format)[0], width=width, height=height)
 
 
 @router.post("/upload/api", response_model=UploadResponse, summary="Upload an image to get a storage key")
@@ -131,8 +129,7 @@ def download(key: str, request: Request, expires: str | None = None, signature: 
     except NotFound:
         raise ApiError(404, "file_not_found", f"no file {key!r} for this account") from None
     name = key.rsplit("/", 1)[1]
-    media = next((kind for kind, extension in MEDIA.values() if extension == name.rsplit(".", 1)[1]), UNKNOWN_MEDIA[0])
-    return StreamingResponse(chunks, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return StreamingResponse(chunks, media_type=content_type(name), headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
 @router.get("/account", response_model=AccountResponse, summary="This account: tier, balance, limits")

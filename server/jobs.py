@@ -35,7 +35,7 @@ from .accounts import refund
 from ops.settings import Settings
 from .db import Database, Job, now
 from .fairpool import FairPool
-from .storage import MEDIA, UNKNOWN_MEDIA, NotFound, Storage
+from .storage import NotFound, Storage
 from .taskqueue import Broker, queue_for
 
 log = logging.getLogger(__name__)
@@ -247,8 +247,7 @@ class JobService:
                 check_dimensions(width * factor, height * factor, what="the result would be")
             except ImageTooLargeError as exc:
                 raise TargetTooLarge(exc.message) from None
-            key = self.storage.new_key("uploads", user_id, MEDIA.get(kind, UNKNOWN_MEDIA)[1])
-            self.storage.write(key, data)
+            key = self.storage.upload(user_id, data, kind)
         except safefetch.UnsafeUrl as exc:
             return self.fail(job_id, str(exc), "invalid_url")
         except TargetTooLarge as exc:

@@ -32,7 +32,6 @@ from . import accounts
 from .accounts import TIERS, AccountError
 from .db import ApiKey, Database, Job, User
 from .jobs import Finished, JobService
-from .storage import MEDIA, UNKNOWN_MEDIA
 from .ratelimit import RateLimiter, Verdict
 from .schemas import AccountResponse, iso
 
@@ -228,14 +227,12 @@ class Service:
         Anonymous runs are recorded under one guest account, free as they are inline."""
         payer = caller if caller.user_id else replace(caller, user_id=self._guest_id())
         data = Path(source).read_bytes()
-        storage = self.jobs.storage
-        input_key = storage.new_key("uploads", payer.user_id or "", MEDIA.get(probe(data)[2], UNKNOWN_MEDIA)[1])
-        storage.write(input_key, data)
+        storage, owner = self.jobs.storage, payer.user_id or ""
+        input_key = storage.upload(owner, data, probe(data).format)
         stored = {}
         for name, mask in (hints or {}).items():
             if isinstance(mask, np.ndarray):
-                stored[name] = storage.new_key("uploads", payer.user_id or "", "png")
-                storage.write(stored[name], encode(Picture(np.where(mask, 255, 0).astype(np.uint8)[..., None]), "png").data)
+                stored[name] = storage.upload(owner, encode(Picture(np.where(mask, 255, 0).astype(np.uint8)[..., None]), "png").data, "PNG")
         job_id = self.create_job(payer, price if caller.user_id else Price(), api="ui", input_key=input_key, operations=operations,
                                  output_options=asdict(options), model_name=model_name, hints=stored or None)  # fmt: skip
         self.jobs.dispatch(job_id)

@@ -25,6 +25,17 @@ MEDIA = {"JPEG": ("image/jpeg", "jpg"), "MPO": ("image/jpeg", "jpg"), "PNG": ("i
 UNKNOWN_MEDIA = ("application/octet-stream", "bin")
 
 
+def media(source_format: str) -> tuple[str, str]:
+    """(content type, file extension) of an upload of this decoded format."""
+    return MEDIA.get(source_format, UNKNOWN_MEDIA)
+
+
+def content_type(key: str) -> str:
+    """A stored file's content type, from its extension."""
+    extension = key.rsplit(".", 1)[-1]
+    return next((kind for kind, known in MEDIA.values() if known == extension), UNKNOWN_MEDIA[0])
+
+
 class NotFound(Exception):
     """A storage key that does not exist for this user (malformed, traversal, or someone else's)."""
 
@@ -43,6 +54,12 @@ class Storage:
 
     def new_key(self, kind: str, user_id: str, extension: str, stem: str | None = None) -> str:
         return f"{kind}/{user_id}/{stem or uuid.uuid4().hex}.{extension.lstrip('.').lower()}"
+
+    def upload(self, user_id: str, data: bytes, source_format: str) -> str:
+        """Store an upload (named by its decoded format) for ``user_id``; returns its key."""
+        key = self.new_key("uploads", user_id, media(source_format)[1])
+        self.write(key, data)
+        return key
 
     def check(self, key: str, user_id: str) -> str:
         """The full path of ``key`` if it exists and belongs to ``user_id``; anything else is NotFound.

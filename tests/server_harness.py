@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import http.server
-import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,6 +15,7 @@ import uvicorn
 
 from server.app import create_app
 from ops.settings import Settings
+from tests.services import free_port
 
 ADMIN = "test-admin-token"
 
@@ -46,12 +46,6 @@ def image_host(folder: Path, redirects: dict[str, str] | None = None) -> Iterato
         yield f"127.0.0.1:{httpd.server_address[1]}"
     finally:
         httpd.shutdown()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def bearer(key: str) -> dict[str, str]:

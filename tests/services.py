@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -22,8 +23,6 @@ POSTGRES_BINARIES = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=Tr
 
 
 def free_port() -> int:
-    import socket
-
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -102,8 +101,6 @@ def postgres_server(folder: Path) -> Iterator[str]:
 
 
 def _wait_for_port(port: int, process: subprocess.Popen, name: str, timeout: float = 60) -> None:
-    import socket
-
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -170,8 +167,6 @@ class Cluster:
 
     def holder(self, worker: str) -> str:
         """The ``worker`` column value of jobs this worker process holds (host:pid)."""
-        import socket
-
         return f"{socket.gethostname()}:{self.workers[worker].pid}"
 
     def account(self, tier: str = "pro", credits: int = 0) -> tuple[str, str]:
