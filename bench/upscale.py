@@ -152,7 +152,7 @@ def backends() -> None:
 
     import ops.engines  # noqa: F401  (registers the engines)
     from ops.engines.base import ENGINES
-    from ops.runtime.backends.base import BACKENDS
+    from ops.runtime.backends.base import BACKENDS, IMAGE
     from ops.runtime.backends.openvino_cpu import SHAPE_STEP
     from ops.runtime.backends.selection import CALIBRATION_SIDE, calibrate, weights_digest
     from ops.runtime.backends.verdicts import cpu_flags
@@ -162,7 +162,7 @@ def backends() -> None:
     flags = cpu_flags()
     print(f"\nCPU backends, Real-ESRGAN x4plus on a {CALIBRATION_SIDE}x{CALIBRATION_SIDE} calibration tile (best of 2 after a warm-up); CPU flags: {flags}")
     with tempfile.TemporaryDirectory() as cache:
-        choice = calibrate(network.module, 3, Path(cache), weights_digest(network.module), 50.0, True)
+        choice = calibrate(network.module, IMAGE, Path(cache), weights_digest(network.module), 50.0, True)
         static_gain = static_vs_dynamic(network.module, Path(cache), weights_digest(network.module))
     flops = network.flops_per_pixel * CALIBRATION_SIDE**2
     reference = next(t.seconds for t in choice.trials if t.backend == "torch-fp32")
@@ -191,12 +191,12 @@ def static_vs_dynamic(module, cache: Path, digest: str) -> float:  # noqa: ANN00
     from ops.runtime.backends.selection import calibration_tile
     from ops.runtime.throughput import best_time
 
-    from ops.runtime.backends.openvino_cpu import CompiledShape
+    from ops.runtime.backends.openvino_cpu import AnyShape
 
-    shaped = BACKENDS["openvino-bf16"].build(module, 3, cache, digest).run
-    tile = calibration_tile(3)
-    dynamic = CompiledShape(shaped.core.compile_model(shaped.model, "CPU", shaped.config))  # height and width left open
-    return best_time(dynamic.infer, tile)[0] / best_time(shaped, tile)[0]
+    shaped = BACKENDS["openvino-bf16"].build(module, IMAGE, cache, digest).run
+    tile = calibration_tile()
+    dynamic = AnyShape(shaped.core, shaped.model, shaped.config)  # height and width left open
+    return best_time(dynamic, tile)[0] / best_time(shaped, tile)[0]
 
 
 def tiled_pixels(side: int, step: int) -> int:

@@ -10,7 +10,7 @@ import pytest
 import torch
 from spandrel.architectures.Compact.__arch.SRVGG import SRVGGNetCompact
 
-from ops.runtime.backends.base import BACKENDS, Backend, Compiled
+from ops.runtime.backends.base import BACKENDS, IMAGE, Backend, Compiled
 from ops.runtime.backends.selection import choose
 from ops.runtime.backends import selection as choosing
 from ops.runtime.backends.base import register
@@ -24,7 +24,7 @@ def tiny_upscaler() -> torch.nn.Module:
 class Blotchy(Backend):
     """Fast and wrong: what int8 did to u2netp, or freezing to RRDB chains."""
 
-    def build(self, module, channels, cache, key):  # noqa: ANN001, ANN201
+    def build(self, module, signature, cache, key):  # noqa: ANN001, ANN201
         def call(x: torch.Tensor) -> torch.Tensor:
             with torch.inference_mode():
                 return module(x) + 0.2
@@ -40,7 +40,7 @@ def blotchy() -> Backend:
 
 
 def test_every_backend_is_measured_against_fp32_and_a_wrong_one_is_never_chosen(tmp_path: Path, blotchy: Backend) -> None:
-    choice = choose(tiny_upscaler(), 3, tmp_path)
+    choice = choose(tiny_upscaler(), IMAGE, tmp_path)
     trials = {t.backend: t for t in choice.trials}
     assert trials["torch-fp32"].verdict == "reference"
     assert trials["blotchy"].quality is not None and trials["blotchy"].quality < 50 and trials["blotchy"].verdict == "below 50 dB"
@@ -54,20 +54,20 @@ def test_every_backend_is_measured_against_fp32_and_a_wrong_one_is_never_chosen(
 
 
 def test_the_verdict_is_measured_once_per_machine_and_weights(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    first = choose(tiny_upscaler(), 3, tmp_path)
+    first = choose(tiny_upscaler(), IMAGE, tmp_path)
     monkeypatch.setattr(choosing, "calibrate", lambda *a, **k: pytest.fail("measured again"))
-    again = choose(tiny_upscaler(), 3, tmp_path)
+    again = choose(tiny_upscaler(), IMAGE, tmp_path)
     assert again.backend == first.backend and again.trials == first.trials
     other = tiny_upscaler()
     with torch.no_grad():
         other.body[0].weight.mul_(1.5)  # other weights: a new fingerprint
     monkeypatch.undo()
-    choose(other, 3, tmp_path)
+    choose(other, IMAGE, tmp_path)
     assert len(json.loads((tmp_path / "backends.json").read_text())) == 2
 
 
 def test_a_backend_can_be_asked_for_by_name(tmp_path: Path) -> None:
-    choice = choose(tiny_upscaler(), 3, tmp_path, wanted="torch-bf16")
+    choice = choose(tiny_upscaler(), IMAGE, tmp_path, wanted="torch-bf16")
     assert choice.backend == "torch-bf16" and not (tmp_path / "backends.json").exists()
 
 
@@ -97,7 +97,7 @@ def test_an_enhance_job_runs_on_the_backend_chosen_here_and_says_so(tmp_path: Pa
 
 
 def test_each_shape_is_compiled_once_and_kept_on_disk(tmp_path: Path) -> None:
-    call = BACKENDS["openvino-f32"].build(tiny_upscaler(), 3, tmp_path, "tiny")
+    call = BACKENDS["openvino-f32"].build(tiny_upscaler(), IMAGE, tmp_path, "tiny")
     shaped = call.run
     x = torch.rand(1, 3, 37, 45)
     with torch.inference_mode():
@@ -109,7 +109,7 @@ def test_each_shape_is_compiled_once_and_kept_on_disk(tmp_path: Path) -> None:
     call.prepare([(70, 70)])  # at start-up
     assert (70, 70) in shaped.static
     assert any((tmp_path / "openvino-kernels").iterdir()), "compiled kernels cached for the next process"
-    later = BACKENDS["openvino-f32"].build(tiny_upscaler(), 3, tmp_path, "tiny")  # as the next process finds it
+    later = BACKENDS["openvino-f32"].build(tiny_upscaler(), IMAGE, tmp_path, "tiny")  # as the next process finds it
     later.run.seconds.update(compile=1.5, reload=0.25)
     assert later.compile_cost([(37, 45), (70, 70)]) == 0.5, "both reload from the disk cache"
     assert later.compile_cost([(37, 45), (80, 64)]) == 1.75, "a shape never met here is compiled"
@@ -147,8 +147,8 @@ def test_tiled_upscaling_on_a_static_shape_backend_matches_fp32(tmp_path: Path) 
 
     from ops.runtime.tiling import TileConfig, upscale_array
 
-    call = BACKENDS["openvino-f32"].build(tiny_upscaler(), 3, tmp_path, "tiny")
-    reference = BACKENDS["torch-fp32"].build(tiny_upscaler(), 3, tmp_path, "tiny")
+    call = BACKENDS["openvino-f32"].build(tiny_upscaler(), IMAGE, tmp_path, "tiny")
+    reference = BACKENDS["torch-fp32"].build(tiny_upscaler(), IMAGE, tmp_path, "tiny")
     image = np.random.default_rng(0).random((90, 150, 3), dtype=np.float32)
     config = TileConfig(tile=48, overlap=8, context=8)
     ours = upscale_array(call, image, 2, torch.device("cpu"), config=config)
@@ -158,9 +158,9 @@ def test_tiled_upscaling_on_a_static_shape_backend_matches_fp32(tmp_path: Path) 
 
 
 def test_int8_is_measured_only_when_asked_for_and_held_to_its_own_bar(tmp_path: Path) -> None:
-    default = {t.backend: t for t in choose(tiny_upscaler(), 3, tmp_path).trials}
+    default = {t.backend: t for t in choose(tiny_upscaler(), IMAGE, tmp_path).trials}
     assert default["openvino-int8"].verdict == "opt-in only"
-    asked = choose(tiny_upscaler(), 3, tmp_path, opt_in=True)
+    asked = choose(tiny_upscaler(), IMAGE, tmp_path, opt_in=True)
     trial = {t.backend: t for t in asked.trials}["openvino-int8"]
     assert trial.quality is not None and trial.verdict == ("passed" if trial.quality >= choosing.OPT_IN_MIN_PSNR else "below 38 dB")
     assert (tmp_path / f"{choosing.weights_digest(tiny_upscaler())}-int8.xml").exists()

@@ -23,13 +23,15 @@ from .faces import find_faces
 if TYPE_CHECKING:  # torch loads with the first model, not with the engine registry
     import torch
 
+    from ..runtime.loader import LoadedNetwork
+
 
 class FaceRestorer(Engine):
     uses_device = True
     weights: str
 
-    def restore(self, face: np.ndarray, level: float, native: float) -> tuple[np.ndarray, float]:
-        """(restored 512x512 float RGB, how much of it to blend in)."""
+    def restore(self, face: np.ndarray, level: float, native: float, int8: bool = False) -> tuple[np.ndarray, float]:
+        """(restored 512x512 float RGB, how much of it to blend in); ``int8``: the job's speed mode."""
         raise NotImplementedError
 
     def run(self, picture: Picture, params: EnhanceFaceParams, ctx: RunContext) -> Picture:  # type: ignore[override]
@@ -50,7 +52,7 @@ class FaceRestorer(Engine):
         for index, face in enumerate(usable):
             matrix = align.similarity(face.landmarks, nose_is_base=bool(np.isnan(face.landmarks[3:]).all()))
             aligned = align.align(image, matrix)
-            restored, amount = self.restore(aligned, params.enhancement_level, align.SIZE / align.scale_of(matrix))
+            restored, amount = self.restore(aligned, params.enhancement_level, align.SIZE / align.scale_of(matrix), ctx.int8)
             restored = align.match_colour(restored, aligned, align.face_mask())
             out = align.paste(out, restored, matrix, amount)
             ctx.report((index + 1) / len(usable), f"face {index + 1}/{len(usable)}")
@@ -60,9 +62,7 @@ class FaceRestorer(Engine):
 def _tensor(face: np.ndarray) -> torch.Tensor:
     import torch
 
-    from ..runtime.device import device
-
-    return torch.from_numpy(np.ascontiguousarray(face.transpose(2, 0, 1)))[None].to(device())
+    return torch.from_numpy(np.ascontiguousarray(face.transpose(2, 0, 1), dtype=np.float32))[None]
 
 
 def _image(tensor: torch.Tensor) -> np.ndarray:
@@ -70,21 +70,34 @@ def _image(tensor: torch.Tensor) -> np.ndarray:
 
 
 class SpandrelFaceRestorer(FaceRestorer):
-    """GFPGAN or CodeFormer: 512x512 in [-1, 1]; CodeFormer also takes its fidelity weight."""
+    """GFPGAN or CodeFormer on the backend chosen here (``ops.runtime.signatures``: 512x512 in
+    [0, 1]; CodeFormer's fidelity weight as a fourth channel)."""
 
     def __init__(self, name: str, weights: str, description: str, fidelity: bool) -> None:
         self.name, self.weights, self.description, self.fidelity = name, weights, description, fidelity  # type: ignore[misc]
 
-    def restore(self, face: np.ndarray, level: float, native: float) -> tuple[np.ndarray, float]:
-        import torch
-
+    def network(self, int8: bool = False) -> LoadedNetwork:
         from ..runtime.loader import load
 
-        module = load(WeightsSource(self.weights)).module
-        x = _tensor(face) * 2 - 1
-        with torch.inference_mode():
-            y = module(x.to(next(module.parameters()).dtype), weight=1.0 - level)[0] if self.fidelity else module(x.to(next(module.parameters()).dtype))[0]
-        return _image(y * 0.5 + 0.5), 1.0 if self.fidelity else level
+        return load(WeightsSource(self.weights), int8=int8)
+
+    def warm(self) -> None:
+        self.network().call.prepare([(align.SIZE, align.SIZE)])
+
+    def run(self, picture: Picture, params: EnhanceFaceParams, ctx: RunContext) -> Picture:  # type: ignore[override]
+        network = self.network(ctx.int8)
+        ctx.detail(backend=network.backend)  # chosen by measurement on the CPU (ops.runtime.backends)
+        for note in network.notes:
+            ctx.warn(note)
+        return super().run(picture, params, ctx)
+
+    def restore(self, face: np.ndarray, level: float, native: float, int8: bool = False) -> tuple[np.ndarray, float]:
+        import torch
+
+        x = _tensor(face)
+        if self.fidelity:
+            x = torch.cat([x, torch.full_like(x[:, :1], 1.0 - level)], 1)
+        return _image(self.network(int8).call(x)), 1.0 if self.fidelity else level
 
 
 class AlignedRealESRGAN(FaceRestorer):
@@ -95,7 +108,7 @@ class AlignedRealESRGAN(FaceRestorer):
     def unavailable_reason(self) -> str | None:
         return super().unavailable_reason() or ENGINES["realesrgan-x4plus"].unavailable_reason()
 
-    def restore(self, face: np.ndarray, level: float, native: float) -> tuple[np.ndarray, float]:
+    def restore(self, face: np.ndarray, level: float, native: float, int8: bool = False) -> tuple[np.ndarray, float]:
         import cv2
 
         from ..runtime.apply import apply_network

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -19,9 +19,11 @@ from ..imageio.pixels import colour, to_8bit
 from ..masks import decode_data_url
 from ..params import Params
 from ..restore import patchmatch
-from ..runtime.manager import network
 from ..weights import entry, require
 from .base import Engine, RunContext, register
+
+if TYPE_CHECKING:  # torch loads with the first model, not with the engine registry
+    from ..runtime.loader import BackedNetwork
 
 
 class Inpainter(Engine):
@@ -31,8 +33,9 @@ class Inpainter(Engine):
     context = 0.5  # context around the mask's box, in its (width + height); exemplar fills want more
 
     @abstractmethod
-    def fill(self, rgb: np.ndarray, mask: np.ndarray, progress: Callable[[float], None] | None = None) -> np.ndarray:
-        """``progress`` (share done, 0..1) is for fills that take long enough to be watched."""
+    def fill(self, rgb: np.ndarray, mask: np.ndarray, progress: Callable[[float], None] | None = None, int8: bool = False) -> np.ndarray:
+        """``progress`` (share done, 0..1) is for fills that take long enough to be watched; ``int8``
+        is the job's speed mode (for networks on a CPU)."""
 
     def run(self, picture: Picture, params: Params, ctx: RunContext) -> Picture:
         mask = decode_data_url(params.mask_data_url, (picture.width, picture.height))  # type: ignore[attr-defined]
@@ -54,7 +57,7 @@ class Inpainter(Engine):
         small_hole |= cv2.dilate(small_hole.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool) & (scale < 1)
         message = f"filling {int(hole.sum()):,} px with {self.name}"
         ctx.report(0.2, message)
-        filled = self.fill(small, small_hole, progress=lambda share: ctx.report(0.2 + 0.75 * share, message))
+        filled = self.fill(small, small_hole, progress=lambda share: ctx.report(0.2 + 0.75 * share, message), int8=ctx.int8)
         if scale < 1:
             filled = cv2.resize(filled, (rgb8.shape[1], rgb8.shape[0]), interpolation=cv2.INTER_CUBIC)
         ctx.detail(crop=[x0, y0, x1 - x0, y1 - y0], working_scale=round(scale, 3))
@@ -87,7 +90,7 @@ class PatchFill(Inpainter):
     context = 1.0
     description = "exemplar fill: PatchMatch guided by a Telea structure map (OpenCV + numpy, no weights)"
 
-    def fill(self, rgb: np.ndarray, mask: np.ndarray, progress: Callable[[float], None] | None = None) -> np.ndarray:
+    def fill(self, rgb: np.ndarray, mask: np.ndarray, progress: Callable[[float], None] | None = None, int8: bool = False) -> np.ndarray:
         return patchmatch.fill(rgb, mask, progress=progress)
 
 
@@ -99,24 +102,32 @@ class Lama(Inpainter):
     uses_device = True
     weights = "big-lama"
 
-    def model(self) -> Any:
-        path = next(iter(require(entry("big-lama")).values()))
-        return network("big-lama", lambda: load_lama(path))
+    def model(self, int8: bool = False) -> BackedNetwork:
+        from ..runtime.loader import load_adapted
+        from ..runtime.signatures import inpainter
 
-    def fill(self, rgb: np.ndarray, mask: np.ndarray, progress: Callable[[float], None] | None = None) -> np.ndarray:
+        path = next(iter(require(entry("big-lama")).values()))
+        return load_adapted("big-lama", lambda: inpainter(load_lama(path)), int8)
+
+    def warm(self) -> None:
+        self.model().call.prepare([])
+
+    def inpaint(self, picture: Picture, mask: np.ndarray, ctx: RunContext) -> Picture:
+        model = self.model(ctx.int8)
+        ctx.detail(backend=model.backend)  # chosen by measurement on the CPU (ops.runtime.backends)
+        for note in model.notes:
+            ctx.warn(note)
+        return super().inpaint(picture, mask, ctx)
+
+    def fill(self, rgb: np.ndarray, mask: np.ndarray, progress: Callable[[float], None] | None = None, int8: bool = False) -> np.ndarray:
         import torch
 
-        from ..runtime.device import device
-
-        model = self.model()
         height, width = rgb.shape[:2]
         ph, pw = (-height) % 8, (-width) % 8
         image = np.pad(rgb, ((0, ph), (0, pw), (0, 0)), mode="reflect").astype(np.float32) / 255
         hole = np.pad(mask, ((0, ph), (0, pw)), mode="reflect").astype(np.float32)
-        with torch.inference_mode():
-            x = torch.from_numpy(image.transpose(2, 0, 1))[None].to(device())
-            m = torch.from_numpy(hole)[None, None].to(device())
-            out = model(x, m)[0].float().clamp(0, 1).cpu().numpy().transpose(1, 2, 0)
+        x = torch.from_numpy(np.concatenate([image, hole[..., None]], axis=2).transpose(2, 0, 1))[None]
+        out = self.model(int8).call(x)[0].float().clamp(0, 1).cpu().numpy().transpose(1, 2, 0)
         return np.rint(out[:height, :width] * 255).astype(np.uint8)
 
 

@@ -13,8 +13,9 @@ from ..weights.store import not_installed
 from .device import device, half_precision
 from .manager import network
 from .ncnn_convert import convert
+from .signatures import Adapted, adapt
 from ..settings import get_settings
-from .backends.base import Compiled
+from .backends.base import Compiled, Signature
 from .backends.selection import Choice, choose
 from .throughput import Calibration, measure_speed, tile_shapes
 from .tiling import TileConfig
@@ -68,6 +69,24 @@ def load(source: WeightsSource, int8: bool = False) -> LoadedNetwork:
     return network(key, lambda: _build(source, int8=int8))
 
 
+@dataclass(frozen=True)
+class BackedNetwork:
+    """A network spandrel's descriptors do not load (e.g. LaMa's TorchScript export), on its backend."""
+
+    module: torch.nn.Module
+    call: Compiled
+    backend: str
+    notes: tuple[str, ...] = ()
+
+
+def load_adapted(key: str, build: Callable[[], Adapted], int8: bool = False) -> BackedNetwork:
+    def backed() -> BackedNetwork:
+        adapted = build()
+        return BackedNetwork(adapted.module, *on_backend(adapted, int8))
+
+    return network(key + ("+int8" if int8 else ""), backed)
+
+
 def load_folder(weights: str, file: str) -> LoadedNetwork:
     """A network whose weights are one file of a hub snapshot (e.g. DDColor)."""
     from ..weights.store import find_folder
@@ -109,33 +128,35 @@ def _build(source: WeightsSource, state: dict[str, torch.Tensor] | None = None, 
     # with view() and StyleGAN-style 5-D weights have no channels-last layout
     layout = torch.channels_last if descriptor.purpose == "SR" else torch.contiguous_format
     module.to(device=device(), dtype=dtype, memory_format=layout)
-    call, backend, notes, channels = Compiled(descriptor), f"torch-{'fp16' if half else 'fp32'}", (), descriptor.input_channels
-    if device().type == "cpu" and (takes := module_channels(descriptor)):
-        choice = choose_backend(module, takes, int8)
-        call, backend, notes, channels = padded(choice.call, descriptor.size_requirements, descriptor.scale), choice.backend, choice.notes(int8), takes
-    elif int8:
-        notes = (f"the int8 speed mode applies to networks on a CPU; this one ran {backend} on {device().type}",)
+    adapted = adapt(descriptor)
+    call, backend, notes = on_backend(adapted, int8) if adapted else (Compiled(descriptor), f"torch-{'fp16' if half else 'fp32'}", ())
+    if adapted and not adapted.signature.fixed:
+        call = padded(call, descriptor.size_requirements, descriptor.scale)
+    channels = adapted.signature.channels if adapted else descriptor.input_channels
     return LoadedNetwork(module, call, descriptor.scale, half, source, descriptor.architecture.name, flops, layout, backend, channels, notes)
 
 
-#: architectures whose module takes more than the image: DRUNet's fourth channel is the noise map its engine supplies
-EXTRA_INPUT_CHANNELS = {"DRUNet": 1}
+def on_backend(adapted: Adapted, int8: bool = False) -> tuple[Compiled, str, tuple[str, ...]]:
+    """(the network ready to run, the backend it runs on, why the int8 mode asked for did not run):
+    on a CPU the backend chosen by measurement, elsewhere PyTorch in the device's precision."""
+    if device().type == "cpu":
+        choice = choose_backend(adapted.module, adapted.signature, int8)
+        return choice.call, choice.backend, choice.notes(int8)
+    module = adapted.module
+    dtype = next(module.parameters()).dtype
+
+    def run(x: torch.Tensor) -> torch.Tensor:
+        with torch.inference_mode():
+            return module(x.to(device=device(), dtype=dtype)).float()
+
+    backend = f"torch-{'fp16' if dtype == torch.float16 else 'fp32'}"
+    notes = (f"the int8 speed mode applies to networks on a CPU; this one ran {backend} on {device().type}",) if int8 else ()
+    return Compiled(run), backend, notes
 
 
-def module_channels(descriptor: spandrel.ImageModelDescriptor) -> int | None:
-    """The channels of the bare module's input where a backend can run it, else None.
-
-    Upscalers and restorers qualify (some take more than the image: ``EXTRA_INPUT_CHANNELS``).
-    Face restorers (a fixed square size, extra arguments) and DDColor (resizes internally) keep
-    spandrel's call.
-    """
-    runs = descriptor.purpose in ("SR", "Restoration") and not descriptor.size_requirements.square and descriptor.tiling != spandrel.ModelTiling.INTERNAL
-    return descriptor.input_channels + EXTRA_INPUT_CHANNELS.get(descriptor.architecture.id, 0) if runs else None
-
-
-def choose_backend(module: torch.nn.Module, channels: int, int8: bool = False) -> Choice:
+def choose_backend(module: torch.nn.Module, signature: Signature, int8: bool = False) -> Choice:
     settings = get_settings()
-    return choose(module, channels, settings.data_dir / "compiled", min_psnr=settings.backend_min_psnr, wanted=settings.backend, opt_in=int8)
+    return choose(module, signature, settings.data_dir / "compiled", min_psnr=settings.backend_min_psnr, wanted=settings.backend, opt_in=int8)
 
 
 def padded(call: Compiled, needs: spandrel.SizeRequirements, scale: int) -> Compiled:

@@ -5,10 +5,31 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import torch
 
 Shape = tuple[int, int]  # input height, width
+Extra = Literal["noise-level", "hole", "fidelity"]
+
+
+@dataclass(frozen=True)
+class Signature:
+    """What a backend feeds a network: one float32 NCHW tensor in [0, 1], the image and then what its
+    engine adds (``extra``: DRUNet's noise-level map, LaMa's hole mask, CodeFormer's fidelity weight),
+    and how it is calibrated, converted and compiled."""
+
+    channels: int = 3
+    extra: Extra = "noise-level"
+    side: int = 128  # the calibration tile's side
+    photo: str = "rocket.jpg"  # the example photo it is calibrated on (a portrait for face restorers)
+    fixed: bool = False  # takes (side, side) only (face restorers): converted and compiled at that shape
+    dynamic: bool = False  # shapes vary with every request (inpainting crops): one compile for all shapes
+    channels_last: bool = True  # False where the network reshapes activations with view()
+    export: bool = False  # convert through torch.export: tracing breaks networks keyed by their feature sizes
+
+
+IMAGE = Signature()  # an upscaler or restorer tile: three channels, any size
 
 
 def _nothing_to_prepare(shapes: Iterable[Shape]) -> None:
@@ -48,7 +69,7 @@ class Backend:
     def unavailable_reason(self) -> str | None:
         return None
 
-    def build(self, module: torch.nn.Module, channels: int, cache: Path, key: str) -> Compiled:
+    def build(self, module: torch.nn.Module, signature: Signature, cache: Path, key: str) -> Compiled:
         """``cache`` is a folder for compiled artefacts; ``key`` names this network's weights there."""
         raise NotImplementedError
 

@@ -8,21 +8,25 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .base import Signature
+
 if TYPE_CHECKING:
     import torch
 
+EXTRA_VALUE = {"noise-level": 15 / 255, "fidelity": 0.5}  # DRUNet's and CodeFormer's own defaults
+
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
-CALIBRATION_PHOTO = EXAMPLES / "rocket.jpg"
 
 
-def photo_tile(channels: int, side: int, photo: Path = CALIBRATION_PHOTO, at: tuple[int, int] = (120, 60)) -> torch.Tensor:
+def photo_tile(signature: Signature, side: int, photo: Path | None = None, at: tuple[int, int] = (120, 60)) -> torch.Tensor:
     """A ``side``-pixel square of ``photo`` (a synthetic field with edges, should it be missing), 1xCxHxW;
-    channels past three are a noise-level map at 15/255 (DRUNet's own default)."""
+    channels past three are the signature's extra: a constant (noise level, fidelity weight) or a
+    hole over the middle quarter (see ``hole``)."""
     import torch
     from PIL import Image
 
     try:
-        with Image.open(photo) as image:
+        with Image.open(photo or EXAMPLES / signature.photo) as image:
             image = image.convert("RGB")
             if min(image.size) < side:
                 image = image.resize((max(side, image.width), max(side, image.height)))
@@ -32,13 +36,30 @@ def photo_tile(channels: int, side: int, photo: Path = CALIBRATION_PHOTO, at: tu
         y, x = np.mgrid[:side, :side] / side
         rgb = np.stack([x, y, (np.sin(12 * x) > 0) * 0.8 + 0.1], axis=2).astype(np.float32)
     tensor = torch.from_numpy(rgb).permute(2, 0, 1)[None]
-    if channels <= 3:
-        return tensor[:, :channels]
-    return torch.cat([tensor, torch.full((1, channels - 3, side, side), 15 / 255)], 1)
+    extra = signature.channels - 3
+    if extra <= 0:
+        return tensor[:, : signature.channels]
+    if signature.extra == "hole":
+        return torch.cat([tensor, hole(side).expand(1, extra, side, side)], 1)
+    return torch.cat([tensor, torch.full((1, extra, side, side), EXTRA_VALUE[signature.extra])], 1)
 
 
-def photo_tiles(channels: int, side: int, count: int) -> list[torch.Tensor]:
+def hole(side: int) -> torch.Tensor:
+    """The calibration hole: the middle quarter of the tile, 1x1xHxW (1 = to be filled)."""
+    import torch
+
+    mask = torch.zeros(1, 1, side, side)
+    mask[..., side // 4 : side - side // 4, side // 4 : side - side // 4] = 1
+    return mask
+
+
+def compared(signature: Signature, tile: torch.Tensor) -> torch.Tensor | None:
+    """The output pixels a backend is judged on: an inpainter's fill only (it copies the rest)."""
+    return tile[:, 3:4] > 0.5 if signature.extra == "hole" and signature.channels > 3 else None
+
+
+def photo_tiles(signature: Signature, side: int, count: int) -> list[torch.Tensor]:
     """``count`` tiles spread over every example photo (int8 quantisation's calibration set)."""
-    photos = sorted(p for p in EXAMPLES.glob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".webp")) or [CALIBRATION_PHOTO]
+    photos = sorted(p for p in EXAMPLES.glob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".webp")) or [EXAMPLES / signature.photo]
     spots = [(0, 0), (200, 40), (60, 180), (320, 240), (480, 120)]
-    return [photo_tile(channels, side, photos[i % len(photos)], spots[(i // len(photos)) % len(spots)]) for i in range(count)]
+    return [photo_tile(signature, side, photos[i % len(photos)], spots[(i // len(photos)) % len(spots)]) for i in range(count)]

@@ -10,17 +10,18 @@ from pathlib import Path
 
 import torch
 
-from .base import Backend, Compiled, register
+from .base import Backend, Compiled, Signature, register
 
 
 class TorchBackend(Backend):
-    def build(self, module: torch.nn.Module, channels: int, cache: Path, key: str) -> Compiled:
+    def build(self, module: torch.nn.Module, signature: Signature, cache: Path, key: str) -> Compiled:
         dtype = torch.bfloat16 if self.name == "torch-bf16" else torch.float32
-        net = copy.deepcopy(module).to(dtype=dtype, memory_format=torch.channels_last).eval() if dtype != torch.float32 else module
+        layout = torch.channels_last if signature.channels_last else torch.contiguous_format
+        net = copy.deepcopy(module).to(dtype=dtype, memory_format=layout).eval() if dtype != torch.float32 else module
 
         def call(x: torch.Tensor) -> torch.Tensor:
             with torch.inference_mode():
-                return net(x.to(dtype).contiguous(memory_format=torch.channels_last)).float()
+                return net(x.to(dtype).contiguous(memory_format=layout)).float()
 
         return Compiled(call)
 

@@ -1,0 +1,103 @@
+"""How a backend calls each kind of network: one float32 NCHW tensor in [0, 1] (``Signature``).
+
+Upscalers and restorers take that already. Face restorers, CodeFormer's fidelity weight and LaMa's
+hole mask are brought to it by a thin module around the network, so every heavy network is
+calibrated, converted and compiled the same way (``ops.runtime.backends``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import torch
+
+from .backends.base import Signature
+
+if TYPE_CHECKING:  # spandrel is imported by the loader, after the torchvision operators it needs
+    import spandrel
+
+#: architectures whose module takes more than the image: DRUNet's fourth channel is the noise map its engine supplies
+EXTRA_INPUT_CHANNELS = {"DRUNet": 1}
+
+FACE = Signature(side=512, fixed=True, photo="portrait.jpg", channels_last=False)  # the aligned FFHQ frame
+
+
+class FaceInput(torch.nn.Module):
+    """GFPGAN in [0, 1]: its noise inputs are its own fixed buffers, so one face always restores the
+    same way (upstream draws fresh noise each call) and a compiled copy can be checked against it."""
+
+    def __init__(self, net: torch.nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x * 2 - 1, return_rgb=False, randomize_noise=False)[0] * 0.5 + 0.5
+
+
+class FidelityInput(torch.nn.Module):
+    """CodeFormer in [0, 1], its fidelity weight as a fourth channel (its value at the top-left pixel).
+
+    The weight scales each encoder-to-decoder fusion (``out = dec + w * residual``); the network
+    skips a fusion at ``w == 0``, which a graph cannot branch on, so the fusion always runs here
+    and multiplies by zero: the same output.
+    """
+
+    def __init__(self, net: torch.nn.Module) -> None:
+        super().__init__()
+        self.net = net
+        self.weight: torch.Tensor | None = None
+        for fusion in net.fuse_convs_dict.values():
+            fusion.register_forward_pre_hook(self._weigh)
+
+    def _weigh(self, _fusion: torch.nn.Module, args: tuple) -> tuple:
+        return args if self.weight is None else (args[0], args[1], self.weight.to(args[1].dtype))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.weight = x[:, 3:4, :1, :1]
+        try:
+            return self.net(x[:, :3] * 2 - 1, weight=1.0)[0] * 0.5 + 0.5
+        finally:
+            self.weight = None
+
+
+class HoleInput(torch.nn.Module):
+    """LaMa (a state dict or IOPaint's TorchScript export) with its hole mask as a fourth channel."""
+
+    def __init__(self, net: torch.nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x[:, :3], x[:, 3:4])
+
+
+@dataclass(frozen=True)
+class Adapted:
+    module: torch.nn.Module
+    signature: Signature
+
+
+INPAINTER = Signature(channels=4, extra="hole", side=256, dynamic=True, channels_last=False)
+
+
+def inpainter(net: torch.nn.Module) -> Adapted:
+    return Adapted(HoleInput(net), INPAINTER)
+
+
+def adapt(descriptor: spandrel.ImageModelDescriptor) -> Adapted | None:
+    """The network as a backend calls it, or None where it keeps spandrel's own call (DDColor:
+    it resizes and converts colour inside)."""
+    import spandrel
+
+    kind, module = descriptor.architecture.id, descriptor.model
+    if kind == "GFPGAN":
+        return Adapted(FaceInput(module), FACE)
+    if kind == "CodeFormer":
+        return Adapted(FidelityInput(module), Signature(4, "fidelity", 512, True, "portrait.jpg", channels_last=False, export=True))
+    if kind == "LaMa":
+        return inpainter(module)
+    plain = descriptor.purpose in ("SR", "Restoration") and not descriptor.size_requirements.square and descriptor.tiling != spandrel.ModelTiling.INTERNAL
+    if plain:
+        return Adapted(module, Signature(descriptor.input_channels + EXTRA_INPUT_CHANNELS.get(kind, 0)))
+    return None
