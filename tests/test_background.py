@@ -173,7 +173,7 @@ def test_lama_through_spandrel_with_random_weights(tmp_path: Path, monkeypatch: 
     mask = np.zeros((96, 128), bool)
     mask[30:60, 40:90] = True
     result = run(picture, "remove-object", mask_data_url=to_data_url(mask))
-    assert result.steps[0].engine == "big-lama"
+    assert result.steps[0].engine == "big-lama" and result.steps[0].details["backend"] == "torch-fp32"
     assert np.array_equal(result.picture.pixels[~mask], picture.pixels[~mask])
     NETWORKS.unload()
 

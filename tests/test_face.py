@@ -75,4 +75,6 @@ def test_gfpgan_and_codeformer_with_random_weights(random_weights, portrait: np.
     for engine in ("gfpgan-v1.4", "codeformer"):
         result = enhance(small, engine)
         assert result.steps[0].engine == engine and result.picture.pixels.shape == small.shape
+        assert result.steps[0].details["backend"] == "torch-fp32"  # the backend tests ask for (tests/conftest.py)
+    assert np.array_equal(enhance(small, "gfpgan-v1.4").picture.pixels, enhance(small, "gfpgan-v1.4").picture.pixels), "deterministic"
     assert any("non-commercial" in w for w in result.steps[0].warnings)  # CodeFormer's licence travels with its results

@@ -7,6 +7,7 @@ calibrated, converted and compiled the same way (``ops.runtime.backends``).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -94,7 +95,7 @@ def adapt(descriptor: spandrel.ImageModelDescriptor) -> Adapted | None:
     if kind == "GFPGAN":
         return Adapted(FaceInput(module), FACE)
     if kind == "CodeFormer":
-        return Adapted(FidelityInput(module), Signature(4, "fidelity", 512, True, "portrait.jpg", channels_last=False, export=True))
+        return Adapted(FidelityInput(module), dataclasses.replace(FACE, channels=4, extra="fidelity", export=True))
     if kind == "LaMa":
         return inpainter(module)
     plain = descriptor.purpose in ("SR", "Restoration") and not descriptor.size_requirements.square and descriptor.tiling != spandrel.ModelTiling.INTERNAL
