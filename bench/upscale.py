@@ -22,6 +22,7 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 PHOTO = ROOT / "examples" / "rocket.jpg"
 
 
@@ -152,11 +153,12 @@ def backends() -> None:
 
     import ops.engines  # noqa: F401  (registers the engines)
     from ops.engines.base import ENGINES
-    from ops.runtime.backends.base import BACKENDS, IMAGE
+    from ops.runtime.backends.base import IMAGE
     from ops.runtime.backends.openvino_cpu import SHAPE_STEP
     from ops.runtime.backends.selection import CALIBRATION_SIDE, calibrate, weights_digest
     from ops.runtime.backends.verdicts import cpu_flags
     from ops.runtime.loader import load
+    from trials import print_trials
 
     network = load(ENGINES["realesrgan-x4plus"].source())
     flags = cpu_flags()
@@ -164,21 +166,7 @@ def backends() -> None:
     with tempfile.TemporaryDirectory() as cache:
         choice = calibrate(network.module, IMAGE, Path(cache), weights_digest(network.module), 50.0, True)
         static_gain = static_vs_dynamic(network.module, Path(cache), weights_digest(network.module))
-    flops = network.flops_per_pixel * CALIBRATION_SIDE**2
-    reference = next(t.seconds for t in choice.trials if t.backend == "torch-fp32")
-    print(f"{'backend':<16} {'seconds':>8} {'GFLOP/s':>8} {'vs fp32':>8} {'PSNR dB':>8}  verdict")
-    for trial in choice.trials:
-        if trial.seconds is None:
-            print(f"{trial.backend:<16} {'':>8} {'':>8} {'':>8} {'':>8}  {trial.verdict}")
-            continue
-        quality = f"{trial.quality:8.1f}" if trial.quality is not None else f"{'ref':>8}"
-        print(f"{trial.backend:<16} {trial.seconds:8.3f} {flops / trial.seconds / 1e9:8.1f} {reference / trial.seconds:7.2f}x {quality}  {trial.verdict}")
-    default = min((t for t in choice.trials if t.verdict in ("reference", "passed") and not BACKENDS[t.backend].opt_in), key=lambda t: t.seconds)
-    print(f"chosen by default: {default.backend} ({reference / default.seconds:.2f}x plain fp32 PyTorch, the fastest at >= 50 dB); "
-          f"with the int8 speed mode: {choice.backend} ({choice.speedup:.2f}x, bar 38 dB)")  # fmt: skip
-    print("why: " + ("AMX present: bf16 and int8 run on AMX tiles" if "amx" in flags else
-                     "no AMX here: bf16 runs on AVX512-BF16 dot products" if "avx512_bf16" in flags else
-                     "no AMX, no AVX512-BF16: bf16 is emulated, fp32 kernels are the fast path"))  # fmt: skip
+    print_trials(choice, network.flops_per_pixel * CALIBRATION_SIDE**2)
     print(f"OpenVINO bf16 static shape vs dynamic H/W at {CALIBRATION_SIDE}px: {static_gain:.2f}x")
     print(f"static shapes: tiles cut in multiples of {SHAPE_STEP}; pixels run vs exact tiles (384 px tiles, 16 px context):")
     for side in (256, 500, 1000, 2000):

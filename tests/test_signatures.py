@@ -90,3 +90,26 @@ def test_calibration_tiles_carry_each_networks_extra_input() -> None:
     assert np.isclose(float(noise[:, 3].mean()), 15 / 255)
     face = photo_tile(FACE, 512)
     assert face.shape == (1, 3, 512, 512) and float(face.std()) > 0.05  # the portrait itself, not the synthetic field
+
+
+def test_ddcolor_runs_compiled_inside_spandrels_own_colour_pipeline(tmp_path: Path) -> None:
+    import spandrel
+    from spandrel_extra_arches.architectures.DDColor import DDColor
+
+    import ops.runtime.loader  # noqa: F401  (spandrel's extra architectures, DDColor among them)
+    from ops.runtime.signatures import adapt
+
+    torch.manual_seed(0)
+    net = DDColor(encoder_name="convnext-t", num_queries=8, dec_layers=3, input_size=(64, 64), num_output_channels=2)
+    descriptor = spandrel.ModelLoader().load_from_state_dict(net.state_dict())
+    adapted = adapt(descriptor)
+    assert adapted is not None and adapted.signature.fixed and adapted.signature.grey
+    side = adapted.signature.side
+    compiled = adapted.outside(BACKENDS["openvino-f32"].build(adapted.module, adapted.signature, tmp_path, "ddcolor"))
+    grey = photo_tile(adapted.signature, 96)[:, :1, :80]  # any size: the pipeline resizes to the network's
+    with torch.inference_mode():
+        reference = descriptor(grey)
+    out = compiled(grey)
+    assert out.shape == reference.shape == (1, 3, 80, 96) and psnr(out, reference) >= 50
+    assert float((reference[:, 0] - reference[:, 2]).abs().mean()) > 1e-3, "colour, not grey: the check means something"
+    assert photo_tile(adapted.signature, side)[:, 0].equal(photo_tile(adapted.signature, side)[:, 2])

@@ -132,6 +132,8 @@ def _build(source: WeightsSource, state: dict[str, torch.Tensor] | None = None, 
     call, backend, notes = on_backend(adapted, int8) if adapted else (Compiled(descriptor), f"torch-{'fp16' if half else 'fp32'}", ())
     if adapted and not adapted.signature.fixed:
         call = padded(call, descriptor.size_requirements, descriptor.scale)
+    if adapted and adapted.outside:
+        call = adapted.outside(call)
     channels = adapted.signature.channels if adapted else descriptor.input_channels
     return LoadedNetwork(module, call, descriptor.scale, half, source, descriptor.architecture.name, flops, layout, backend, channels, notes)
 

@@ -23,6 +23,7 @@ class Signature:
     extra: Extra = "noise-level"
     side: int = 128  # the calibration tile's side
     photo: str = "rocket.jpg"  # the example photo it is calibrated on (a portrait for face restorers)
+    grey: bool = False  # calibrated on the photo's luminance in all three channels (a colouriser's input)
     fixed: bool = False  # takes (side, side) only (face restorers): converted and compiled at that shape
     dynamic: bool = False  # shapes vary with every request (inpainting crops): one compile for all shapes
     channels_last: bool = True  # False where the network reshapes activations with view()
