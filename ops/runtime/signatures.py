@@ -1,8 +1,8 @@
 """How a backend calls each kind of network: one float32 NCHW tensor in [0, 1] (``Signature``).
 
 Upscalers and restorers take that already. Face restorers, CodeFormer's fidelity weight, LaMa's
-hole mask and DDColor's inner network are brought to it by a thin module around the network, so every heavy network is
-calibrated, converted and compiled the same way (``ops.runtime.backends``).
+hole mask and DDColor's inner network are brought to it by a thin module around the network, so
+every heavy network is calibrated, converted and compiled the same way (``ops.runtime.backends``).
 """
 
 from __future__ import annotations
@@ -42,7 +42,8 @@ class FidelityInput(torch.nn.Module):
 
     The weight scales each encoder-to-decoder fusion (``out = dec + w * residual``); the network
     skips a fusion at ``w == 0``, which a graph cannot branch on, so the fusion always runs here
-    and multiplies by zero: the same output.
+    and multiplies by zero: the same output. (The weight is held for the length of one call; model
+    work takes turns on the device slot.)
     """
 
     def __init__(self, net: torch.nn.Module) -> None:
