@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .base import Signature
-
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # torch-free at import: the ONNX segmenters read EXAMPLES from here
     import torch
+
+    from .base import Signature
 
 EXTRA_VALUE = {"noise-level": 15 / 255, "fidelity": 0.5}  # DRUNet's and CodeFormer's own defaults
 
