@@ -129,12 +129,16 @@ def _build(source: WeightsSource, state: dict[str, torch.Tensor] | None = None, 
     layout = torch.channels_last if descriptor.purpose == "SR" else torch.contiguous_format
     module.to(device=device(), dtype=dtype, memory_format=layout)
     adapted = adapt(descriptor)
-    call, backend, notes = on_backend(adapted, int8) if adapted else (Compiled(descriptor), f"torch-{'fp16' if half else 'fp32'}", ())
-    if adapted and not adapted.signature.fixed:
-        call = padded(call, descriptor.size_requirements, descriptor.scale)
-    if adapted and adapted.outside:
-        call = adapted.outside(call)
-    channels = adapted.signature.channels if adapted else descriptor.input_channels
+    if adapted is None:
+        backend = f"torch-{'fp16' if half else 'fp32'}"
+        call, notes, channels = Compiled(descriptor), _int8_not_run(backend) if int8 else (), descriptor.input_channels
+    else:
+        call, backend, notes = on_backend(adapted, int8)
+        if not adapted.signature.fixed:
+            call = padded(call, descriptor.size_requirements, descriptor.scale)
+        if adapted.outside:
+            call = adapted.outside(call)
+        channels = adapted.signature.channels
     return LoadedNetwork(module, call, descriptor.scale, half, source, descriptor.architecture.name, flops, layout, backend, channels, notes)
 
 
@@ -152,8 +156,11 @@ def on_backend(adapted: Adapted, int8: bool = False) -> tuple[Compiled, str, tup
             return module(x.to(device=device(), dtype=dtype)).float()
 
     backend = f"torch-{'fp16' if dtype == torch.float16 else 'fp32'}"
-    notes = (f"the int8 speed mode applies to networks on a CPU; this one ran {backend} on {device().type}",) if int8 else ()
-    return Compiled(run), backend, notes
+    return Compiled(run), backend, _int8_not_run(backend) if int8 else ()
+
+
+def _int8_not_run(backend: str) -> tuple[str, ...]:
+    return (f"the int8 speed mode applies to networks on a CPU; this one ran {backend} on {device().type}",)
 
 
 def choose_backend(module: torch.nn.Module, signature: Signature, int8: bool = False) -> Choice:

@@ -30,6 +30,12 @@ class Signature:
     export: bool = False  # convert through torch.export: tracing breaks networks keyed by their feature sizes
 
 
+    @property
+    def example_side(self) -> int:
+        """The side a network is converted and quantised at: its one size, else a small tile."""
+        return self.side if self.fixed else 64
+
+
 IMAGE = Signature()  # an upscaler or restorer tile: three channels, any size
 
 

@@ -175,7 +175,7 @@ class OpenVinoBackend(Backend):
 
         ir = cache / f"{key}.xml"
         if not ir.exists():
-            side, channels = (signature.side if signature.fixed else 64), signature.channels
+            side, channels = signature.example_side, signature.channels
             example, shape = torch.rand(1, channels, side, side), [1, channels, side, side] if signature.fixed else [1, channels, -1, -1]
             module = module.float().eval()
             if signature.export:
@@ -205,7 +205,7 @@ class OpenVinoInt8(OpenVinoBackend):
             import openvino as ov
 
             model = ov.Core().read_model(super().intermediate(module, signature, cache, key))
-            tiles = [t.numpy() for t in photo_tiles(signature, signature.side if signature.fixed else 64, QUANTISATION_TILES)]
+            tiles = [t.numpy() for t in photo_tiles(signature, signature.example_side, QUANTISATION_TILES)]
             quantised = nncf.quantize(model, nncf.Dataset(tiles), subset_size=len(tiles), preset=nncf.QuantizationPreset.MIXED)
             _save(quantised, ir)
         return ir

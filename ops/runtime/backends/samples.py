@@ -36,7 +36,9 @@ def photo_tile(signature: Signature, side: int, photo: Path | None = None, at: t
         y, x = np.mgrid[:side, :side] / side
         rgb = np.stack([x, y, (np.sin(12 * x) > 0) * 0.8 + 0.1], axis=2).astype(np.float32)
     if signature.grey:
-        rgb = np.repeat(rgb @ np.float32([0.299, 0.587, 0.114])[:, None], 3, axis=2)
+        from ...imageio.pixels import luma
+
+        rgb = np.repeat(luma(rgb)[..., None], 3, axis=2)
     tensor = torch.from_numpy(rgb).permute(2, 0, 1)[None]
     extra = signature.channels - 3
     if extra <= 0:
