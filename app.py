@@ -38,7 +38,9 @@ def main() -> None:
         fetch_weights_in_background()
     host, port = settings.bind_host, settings.port
     print(f"Image Enhancement Studio on http://{host}:{port}  (API docs: /docs)", flush=True)
-    uvicorn.run(create_app(), host=host, port=port, log_level="info")
+    # proxy headers are resolved inside the app, from STUDIO_TRUSTED_PROXIES only (uvicorn's own
+    # default trusts 127.0.0.1, which let any local caller pick its address)
+    uvicorn.run(create_app(), host=host, port=port, log_level="info", proxy_headers=False)
 
 
 if __name__ == "__main__":

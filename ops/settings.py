@@ -5,6 +5,7 @@ environment; the README's settings table is generated from this class (a test ke
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -14,6 +15,7 @@ from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+PRIVATE_NETWORKS = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fd00::/8")
 
 
 class Settings(BaseSettings):
@@ -82,18 +84,36 @@ class Settings(BaseSettings):
     fetch_per_user: int = Field(2, ge=1, description="img_url downloads running at once for one user (the rest wait their turn).")
     max_body_bytes: int = Field(16 * 1024 * 1024, ge=1024, description="Largest request body except file uploads (those: STUDIO_MAX_BYTES).")
     anonymous_per_minute: int = Field(30, ge=1, description="Rate limit per client address for API requests without a valid key.")
-    failed_logins: str = Field("10/minute;50/hour", description="Wrong admin tokens or UI passwords allowed per address and account (limits notation).")
+    failed_logins: str = Field(
+        "10/minute;50/hour", description="Wrong admin tokens allowed per address; wrong UI passwords per address and account together, and per known browser (limits notation)."
+    )
+    failed_logins_spread: str = Field(
+        "50/minute;200/hour", description="Wrong UI passwords allowed per address across accounts, and per account across addresses, from browsers not known to the account."
+    )
+    trusted_proxies: str = Field(
+        "", description="Comma-separated addresses or networks of reverse proxies whose X-Forwarded-For/-Proto is believed (empty: none; on a Space: its private networks)."
+    )
     ui_allowance: str = Field(
         "20/minute;500/day", description="Web-app model runs per client address when login is off, and per free-tier account when it is on."
     )
     ssrf_allow: str = Field("", description="Comma-separated host:port pairs exempt from the SSRF guard (tests only).")
+    cors_origins: str = Field(
+        "", description="Comma-separated exact origins (https://site.example) whose pages may call the API and the web app from the browser; empty: CORS off."
+    )
     ui_login: Literal["auto", "on", "off"] = Field("auto", description="Web UI login: auto = on when the app is public (a Space, or not on loopback).")
     operators: str = Field("", description="Comma-separated emails allowed to install weights from the web UI (login on).")
 
-    @field_validator("failed_logins", "ui_allowance")
+    @field_validator("failed_logins", "failed_logins_spread", "ui_allowance")
     @classmethod
     def _limits_notation(cls, value: str) -> str:
         parse_many(value)  # "10/minute;50/hour": refused at start-up when malformed
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        for item in (i.strip() for i in value.split(",") if i.strip()):
+            ipaddress.ip_network(item, strict=False)  # refused at start-up when not an address or network
         return value
 
     @property
@@ -114,8 +134,21 @@ class Settings(BaseSettings):
         return self.database_url or f"sqlite:///{self.data_dir / 'studio.db'}"
 
     @property
+    def web_results_dir(self) -> Path:
+        """The web app's result files: in the data folder, so retention purges them like uploads and
+        outputs, and one folder Gradio is allowed to serve (not all of /tmp)."""
+        return self.data_dir / "web-results"
+
+    @property
     def ssrf_allowed(self) -> set[str]:
         return {item.strip() for item in self.ssrf_allow.split(",") if item.strip()}
+
+    @property
+    def proxies(self) -> list[str]:
+        """Trusted reverse proxies. A Space's container is reached only through the Space's own
+        proxy, from its private network, so there that network is trusted unless set otherwise."""
+        given = [item.strip() for item in self.trusted_proxies.split(",") if item.strip()]
+        return given or (list(PRIVATE_NETWORKS) if self.on_space else [])
 
     @property
     def operator_emails(self) -> set[str]:

@@ -33,8 +33,10 @@ router = APIRouter(
 )
 EXTENSIONS = {f".{name}": fmt for name, fmt in FORMAT_ALIASES.items()}  # spec 002's ".jpg" etc.
 STATUS = {"queued": "CONVERTING", "processing": "CONVERTING", "completed": "COMPLETED", "failed": "ERROR"}
-#: a failed job's reason (JobService codes) as spec 002's numeric error code
-FAILURE_CODES = {"invalid_url": 100400001, "input_too_large": 110400009, "image_too_large": 110400009, "target_too_large": 110400010}
+#: a failed job's reason (JobService codes) as spec 002's numeric error code; a full disk is "Failed to
+#: create file", as in the 507 a request gets then (server/app.py)
+FAILURE_CODES = {"invalid_url": 100400001, "input_too_large": 110400009, "image_too_large": 110400009, "target_too_large": 110400010,
+                 "storage_full": 100500003}  # fmt: skip
 RESOLVE_TIMEOUT = 5  # seconds for the first hop's name lookup on the request path
 
 

@@ -5,18 +5,26 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from ops.errors import StudioError
 from ops.settings import Settings, get_settings
 
-from . import admin, api_hitpaw, api_v1, unknown
+from . import admin, api_hitpaw, api_v1, diskfull, edges, unknown
 from .bodylimit import BodyLimit
 from .errors import ApiError, HitpawError, hitpaw_body, respond, v1_body
 from .gate import ApiGate, LoginThrottle, is_hitpaw
+from .logins import ATTEMPT
+from .service import Refusal
 from .state import Studio
 
 log = logging.getLogger(__name__)
@@ -39,26 +47,82 @@ def create_app(settings: Settings | None = None, with_ui: bool = True) -> FastAP
         yield
         studio.stop()
 
-    app = FastAPI(title="Image Enhancement Studio API", description=DESCRIPTION, version="1.0", lifespan=lifespan)
+    app = FastAPI(title="Image Enhancement Studio API", description=DESCRIPTION, version="1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.studio = studio
     app.add_middleware(ApiGate)
     app.include_router(api_v1.router)
     app.include_router(api_hitpaw.router)
     app.include_router(admin.router)
     app.include_router(unknown.router)  # last API route: /api/... paths nothing else took
+    edges.install_docs(app)  # /docs from the app's own files (no CDN); no /redoc
     _error_handlers(app)
     app.add_middleware(LoginThrottle)
     app.add_middleware(BodyLimit, limits=lambda: (get_settings().max_bytes, settings.max_body_bytes))
     if with_ui:
-        import gradio as gr
-
-        from webui.app import build
-
-        demo = build(studio.service)
-        auth = (lambda email, password: studio.service.check_login(email, password)) if login else None
-        app = gr.mount_gradio_app(app, demo, path="/", max_file_size=get_settings().max_bytes, auth=auth,
-                                  auth_message="Sign in with your account's email and password (python -m server set-password).")
+        app = _mount_ui(app, studio, settings, login)
+    edges.install(app, settings)  # around all of it: security headers, CORS, Secure cookies
+    # outermost: every limit, throttle, handler and header below reads the one resolved client
+    # address and scheme
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.proxies)
     return app
+
+
+def _mount_ui(app: FastAPI, studio: Studio, settings: Settings, login: bool) -> FastAPI:
+    """The Gradio app at ``/``, taking files only as uploads (see webui.uploads)."""
+    import gradio as gr
+
+    from webui.app import build
+    from webui.uploads import FileDoor
+
+    demo = build(studio.service)
+    _quiet_refusals(demo)
+
+    async def auth(email: str, password: str) -> bool:  # the hash is slow: off the event loop
+        return await run_in_threadpool(studio.service.check_login, email, password, ATTEMPT.get())
+
+    app = gr.mount_gradio_app(app, demo, path="/", max_file_size=get_settings().max_bytes, auth=auth if login else None,
+                              auth_message="Sign in with your account's email and password (python -m server set-password).",
+                              allowed_paths=[str(settings.web_results_dir.resolve())], blocked_paths=_private_paths(settings),
+                              show_error=False)  # only gr.Error messages reach a client, never an internal one (paths)  # fmt: skip
+    demo.has_launched = True  # Gradio checks file paths only in an app it considers launched; mounting never says so
+    app.add_middleware(FileDoor, max_body=settings.max_body_bytes)
+    return app
+
+
+def _quiet_refusals(demo: Any) -> None:
+    """Gradio prints a traceback for every gr.Error a handler raises (refusals the user can act on:
+    no image, a bad parameter, no credits): each says one log line instead. Other exceptions keep
+    Gradio's traceback; what the browser sees is unchanged."""
+    import gradio as gr
+
+    process_api = demo.process_api
+
+    async def process(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return await process_api(*args, **kwargs)
+        except gr.Error as exc:
+            if exc.print_exception:
+                exc.print_exception = False
+                log.info("web app refused: %s", exc.message)
+            raise
+
+    demo.process_api = process
+
+
+def _private_paths(settings: Settings) -> list[str]:
+    """What the Gradio app must never read or serve: the data folder (but the web app's results),
+    the database and the weights."""
+    from ops.weights.store import folders
+
+    data = settings.data_dir.resolve()
+    results = settings.web_results_dir.resolve()
+    known = ["studio.db", "studio.db-wal", "studio.db-shm", "studio.db-journal", "secret.key", "uploads", "outputs", "compiled"]
+    present = [p.name for p in data.iterdir()] if data.is_dir() else []
+    private = [data / name for name in sorted(set(known) | set(present)) if data / name != results]
+    if settings.db_url.startswith("sqlite:///"):
+        database = Path(settings.db_url.removeprefix("sqlite:///")).resolve()
+        private += [database.with_name(database.name + suffix) for suffix in ("", "-wal", "-shm", "-journal")]
+    return [str(p) for p in private + [folder.resolve() for folder in folders()]]
 
 
 def ui_login_enabled(settings: Settings) -> bool:
@@ -93,12 +157,41 @@ def _error_handlers(app: FastAPI) -> None:
         detail = HTTP_DETAILS.get(exc.status_code, str(exc.detail))
         return respond(v1_body(exc.status_code, code, detail), getattr(exc, "headers", None))
 
+    @app.exception_handler(OSError)
+    @app.exception_handler(OperationalError)
+    async def storage_full(request: Request, exc: Exception) -> JSONResponse:
+        """A full disk (files or database) is 507 with Retry-After: the client may try again once space
+        is freed. Any other OSError or database failure goes on to the internal-error handler below."""
+        if not diskfull.is_disk_full(exc):
+            raise exc
+        log.error("storage full on %s: %s", request.url.path, exc)
+        headers = {"Retry-After": str(diskfull.RETRY_AFTER)}
+        if is_hitpaw(request.url.path):
+            # spec 002's table has no storage code and no 507: "Failed to create file", its closest
+            # server error, with the status that says the condition (the documented fields unchanged)
+            _, body = hitpaw_body(100500003, diskfull.MESSAGE)
+            return respond((507, body), headers)
+        return respond(v1_body(507, diskfull.CODE, diskfull.MESSAGE), headers)
+
+    @app.exception_handler(StudioError)
+    @app.exception_handler(Refusal)
+    async def unmapped_refusal(request: Request, exc: Exception) -> JSONResponse:
+        """An expected refusal that no route turned into its answer: the same 500 as any fault, but
+        one log line, and (a handler of its own, not Exception's) not re-raised for the server to
+        print a traceback."""
+        log.warning("unmapped refusal on %s: %s: %s", request.url.path, type(exc).__name__, exc)
+        return internal_error(request)
+
     @app.exception_handler(Exception)
     async def crashed(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s", request.url.path)
-        if is_hitpaw(request.url.path):
-            return respond(hitpaw_body(100500000))
-        return respond(v1_body(500, "internal", "internal error"))
+        return internal_error(request)
+
+
+def internal_error(request: Request) -> JSONResponse:
+    if is_hitpaw(request.url.path):
+        return respond(hitpaw_body(100500000))
+    return respond(v1_body(500, "internal", "internal error"))
 
 
 HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}

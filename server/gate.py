@@ -12,7 +12,8 @@ from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoin
 
 from .accounts import TIERS
 from .errors import hitpaw_body, respond, v1_body
-from .service import Refusal, Service
+from .logins import ATTEMPT, DEVICE_COOKIE, DEVICE_DAYS, Attempt
+from .service import Service
 
 HITPAW_PATHS = ("/api/photo-enhancer", "/api/task-status")
 
@@ -30,6 +31,8 @@ def presented_key(request: Request) -> str | None:
 
 
 def client_address(request: Request) -> str:
+    """The caller's address: the peer, or what a trusted proxy says (resolved once, outermost, by
+    uvicorn's proxy-headers middleware with STUDIO_TRUSTED_PROXIES; see server.app)."""
     return request.client.host if request.client else "unknown"
 
 
@@ -66,18 +69,24 @@ class ApiGate(BaseHTTPMiddleware):
 
 
 class LoginThrottle(BaseHTTPMiddleware):
-    """The web UI's sign-in form: wrong passwords counted per client address, then 429."""
+    """The web app's sign-in form: the password check (``Service.check_login``) learns who is
+    trying from here; a throttled attempt is answered 429, and a browser that signs in gets the
+    device token that lets it past strangers' failures next time (server.logins)."""
 
     async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
         if request.method != "POST" or request.url.path.rstrip("/") != "/login":
             return await call_next(request)
         service: Service = request.app.state.studio.service
-        address = client_address(request)
+        attempt = Attempt(client_address(request), request.cookies.get(DEVICE_COOKIE))
+        token = ATTEMPT.set(attempt)
         try:
-            service.guard_attempts(address)
-        except Refusal as refusal:
-            return respond((429, {"detail": refusal.message}), refusal.headers)
-        response = await call_next(request)
-        if response.status_code in (400, 401):
-            service.failed_attempt(address)
+            response = await call_next(request)
+        finally:
+            ATTEMPT.reset(token)
+        if attempt.retry_after:
+            wait = str(attempt.retry_after)
+            return respond((429, {"detail": f"too many failed sign-ins; try again in {wait} s"}), {"Retry-After": wait})
+        if attempt.signed_in and response.status_code == 200:
+            response.set_cookie(DEVICE_COOKIE, service.logins.device_token(attempt.signed_in), max_age=DEVICE_DAYS * 86400, httponly=True,
+                                samesite="lax", secure=request.url.scheme == "https")  # fmt: skip
         return response

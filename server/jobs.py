@@ -30,7 +30,7 @@ from ops.imageio.limits import check_dimensions
 from ops.pipeline import OutputOptions, enlargement, process
 from ops.settings import get_settings
 
-from . import safefetch
+from . import diskfull, safefetch
 from .accounts import refund
 from ops.settings import Settings
 from .db import Database, Job, now
@@ -217,11 +217,15 @@ class JobService:
                 done = process(data, planned, OutputOptions(**job.output_options), self._progress(job_id), self._resolver(job.user_id), hints, memory_wait=3600)
                 key = self.storage.new_key("outputs", job.user_id, done.encoded.extension, stem=job_id.replace("-", ""))
                 self.storage.write(key, done.encoded.data)
-                with self.db.session() as session:
-                    finished = session.execute(
-                        update(Job).where(Job.id == job_id, Job.status == "processing", Job.worker == self.worker_id)
-                        .values(status="completed", output_key=key, progress=1.0, result=done.summary(), lease_expires_at=None)
-                    )  # fmt: skip
+                try:
+                    with self.db.session() as session:
+                        finished = session.execute(
+                            update(Job).where(Job.id == job_id, Job.status == "processing", Job.worker == self.worker_id)
+                            .values(status="completed", output_key=key, progress=1.0, result=done.summary(), lease_expires_at=None)
+                        )  # fmt: skip
+                except Exception:  # not recorded (a full database): no job refers to the file, and the disk needs its space
+                    self.storage.discard(key)
+                    raise
                 if finished.rowcount == 1:
                     log.info("job %s completed by %s", job_id, self.worker_id)
             except NotFound:
@@ -229,8 +233,7 @@ class JobService:
             except StudioError as exc:
                 self.fail(job_id, exc.message, exc.code)
             except Exception as exc:
-                log.exception("job %s failed unexpectedly", job_id)
-                self.fail(job_id, f"internal error: {type(exc).__name__}", "internal")
+                self._unexpected(job_id, exc, "could not finish")
 
     def _fetch_input(self, job_id: str) -> None:
         """Download a job's img_url, check it, store it as the job's input, and queue the job."""
@@ -257,11 +260,22 @@ class JobService:
         except StudioError as exc:
             return self.fail(job_id, f"the URL does not hold a usable image: {exc.message}", "invalid_url")
         except Exception as exc:
-            log.exception("fetching the input of job %s failed", job_id)
-            return self.fail(job_id, f"internal error: {type(exc).__name__}", "internal")
-        with self.db.session() as session:
-            session.execute(update(Job).where(Job.id == job_id, Job.status == "queued").values(input_key=key))
+            return self._unexpected(job_id, exc, "could not fetch its input")
+        try:
+            with self.db.session() as session:
+                session.execute(update(Job).where(Job.id == job_id, Job.status == "queued").values(input_key=key))
+        except Exception as exc:  # not recorded (a full database): the stored input would only take space
+            self.storage.discard(key)
+            return self._unexpected(job_id, exc, "could not record its input")
         self.dispatch(job_id)
+
+    def _unexpected(self, job_id: str, exc: Exception, what: str) -> None:
+        """Fail (and refund) a job on an error nobody planned for: a full disk says so, anything else is internal."""
+        if diskfull.is_disk_full(exc):
+            log.error("job %s %s: the storage is full (%s)", job_id, what, exc)
+            return self.fail(job_id, diskfull.JOB_MESSAGE, diskfull.CODE)
+        log.exception("job %s %s", job_id, what)
+        return self.fail(job_id, f"internal error: {type(exc).__name__}", "internal")
 
     def _hints(self, job: Job) -> dict[str, Any] | None:
         """The web UI's extras of a queued run (a clicked subject's mask, stored as a PNG)."""

@@ -8,6 +8,7 @@ turns into its own form (a v1 error, a spec-002 code, a ``gr.Error``).
 from __future__ import annotations
 
 import math
+import secrets
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -22,16 +23,17 @@ from pydantic import BaseModel
 from sqlalchemy import select
 
 from ops.chain import PlannedStep
-from ops.engines.base import ProgressFn
+from ops.engines.base import ProgressFn, Resolver
 from ops.imageio import Picture, encode, probe
 from ops.pipeline import OutputOptions, Processed, process
 from ops.operation import Preset
 from ops.settings import Settings
 
-from . import accounts
+from . import accounts, diskfull
 from .accounts import TIERS, AccountError
 from .db import ApiKey, Database, Job, User
 from .jobs import Finished, JobService
+from .logins import ATTEMPT, Attempt, LoginGuard, TooManyFailures
 from .ratelimit import RateLimiter, Verdict
 from .schemas import AccountResponse, iso
 
@@ -104,18 +106,32 @@ class Service:
     limiter: RateLimiter
     jobs: JobService
     ui_login: bool = False
+    secret: bytes = b""  # signs the web app's device tokens
     _allowance: list[RateLimitItem] = field(init=False)
     _failures: list[RateLimitItem] = field(init=False)
+    logins: LoginGuard = field(init=False)
 
     def __post_init__(self) -> None:
         self._allowance = parse_many(self.settings.ui_allowance)
         self._failures = parse_many(self.settings.failed_logins)
+        self.logins = LoginGuard(self.limiter.storage, self.secret or secrets.token_bytes(32), self.settings.failed_logins,
+                                 self.settings.failed_logins_spread)  # fmt: skip
 
     # --- who is calling ---------------------------------------------------------------------
     def caller_for_key(self, key: str, address: str) -> Caller | None:
-        with self.db.session() as session:
+        try:
+            with self.db.session() as session:
+                user = accounts.authenticate(session, key)
+                return _caller(user, address) if user else None
+        except Exception as exc:
+            if not diskfull.is_disk_full(exc):
+                raise
+        # a full database must not turn every request into an error: the key's last-use stamp waits
+        with self.db.session() as session, session.no_autoflush:
             user = accounts.authenticate(session, key)
-            return _caller(user, address) if user else None
+            caller = _caller(user, address) if user else None
+            session.expunge_all()  # nothing left to write
+            return caller
 
     def ui_caller(self, username: str | None, address: str) -> Caller:
         """The web UI's caller: the signed-in account when login is on, else the client address."""
@@ -129,30 +145,36 @@ class Service:
                 raise Refusal("unauthorized", f"The account {username} no longer exists; sign in again.")
             return _caller(user, address)
 
-    def check_login(self, email: str, password: str, address: str | None = None) -> bool:
-        """A password check throttled per account (and per client address when known): an account
-        that had too many wrong guesses accepts no password until its window passes."""
+    def check_login(self, email: str, password: str, attempt: Attempt | None = None) -> bool:
+        """A web-app password check, throttled so that guessing is slow and a stranger's guesses
+        cannot lock the owner's own browser out (see server.logins). A refused attempt is marked
+        on the attempt (the door answers it with 429)."""
+        attempt = attempt or ATTEMPT.get() or Attempt(address="unknown")
+
+        def right() -> bool:
+            with self.db.session() as session:
+                return accounts.check_password(session, email, password)
+
         try:
-            self.guard_attempts(address, email)
-        except Refusal:
+            good = self.logins.check(email, attempt, right)
+        except TooManyFailures as exc:
+            attempt.retry_after = exc.wait
             return False
-        with self.db.session() as session:
-            good = accounts.check_password(session, email, password)
-        if not good:
-            self.failed_attempt(address, email)
+        if good:
+            attempt.signed_in = email
         return good
 
-    def guard_attempts(self, address: str | None, account: str | None = None) -> None:
-        """Refuse a credential check from an address (or for an account) that guessed wrong too often."""
-        for identity in _attempt_identities(address, account):
+    def guard_attempts(self, address: str) -> None:
+        """Refuse an admin-token check from an address that guessed wrong too often."""
+        for identity in [f"ip:{address}"]:
             for item in self._failures:
                 used = self.limiter.storage.get(item.key_for("failures", identity))
                 if used >= item.amount:
                     wait = max(1, math.ceil(self.limiter.storage.get_expiry(item.key_for("failures", identity)) - time.time()))
                     raise Refusal("rate_limited", f"too many failed attempts; try again in {wait} s", {"Retry-After": str(wait)}, wait)
 
-    def failed_attempt(self, address: str | None, account: str | None = None) -> None:
-        for identity in _attempt_identities(address, account):
+    def failed_attempt(self, address: str) -> None:
+        for identity in [f"ip:{address}"]:
             for item in self._failures:
                 self.limiter.storage.incr(item.key_for("failures", identity), item.get_expiry())
 
@@ -206,7 +228,8 @@ class Service:
         if model_work or caller.user_id:
             self.meter_ui(caller)
         if self.jobs.broker is not None:
-            yield lambda source, steps, options, progress, hints: self._queued_ui_run(caller, price, operations, model_name, source, options, progress, hints)
+            yield lambda source, steps, options, progress, hints, resolve: self._queued_ui_run(caller, price, operations, model_name, source, options,
+                                                                                              progress, hints)  # fmt: skip
             return
         if caller.user_id is None:
             yield _run_here
@@ -217,7 +240,8 @@ class Service:
             with self.jobs.holding(job_id):
                 yield _run_here
         except BaseException as exc:
-            self.finish_ui_run(job_id, failed=str(getattr(exc, "message", exc)) or type(exc).__name__)
+            reason = diskfull.JOB_MESSAGE if diskfull.is_disk_full(exc) else str(getattr(exc, "message", exc)) or type(exc).__name__
+            self.finish_ui_run(job_id, failed=reason)
             raise
         self.finish_ui_run(job_id)
 
@@ -283,12 +307,13 @@ class Service:
         return user
 
 
-#: runs a web-UI job: (input file, planned steps, output options, progress, hints) -> its result
-UiRunner = Callable[[str, Sequence[PlannedStep], OutputOptions, "ProgressFn | None", "dict[str, Any] | None"], "Processed | Finished"]
+#: runs a web-UI job: (input file, planned steps, output options, progress, hints, what its references may read) -> its result
+UiRunner = Callable[[str, Sequence[PlannedStep], OutputOptions, "ProgressFn | None", "dict[str, Any] | None", Resolver], "Processed | Finished"]
 
 
-def _run_here(source: str, steps: Sequence[PlannedStep], options: OutputOptions, progress: ProgressFn | None, hints: dict[str, Any] | None) -> Processed:
-    return process(source, steps, options, progress, hints=hints)
+def _run_here(source: str, steps: Sequence[PlannedStep], options: OutputOptions, progress: ProgressFn | None, hints: dict[str, Any] | None,
+              resolve: Resolver) -> Processed:  # fmt: skip
+    return process(source, steps, options, progress, resolve, hints)
 
 
 def key_view(key: ApiKey) -> KeyView:
@@ -303,10 +328,6 @@ def _caller(user: User, address: str) -> Caller:
 def _short(price: Price, user: User | None) -> str:
     have = "unknown" if user is None else f"{user.credits} credits" if price.credits else f"{user.coins} coins"
     return f"This costs {price}; your balance is {have}. Add credits, or choose a free operation."
-
-
-def _attempt_identities(address: str | None, account: str | None) -> list[str]:
-    return ([f"ip:{address}"] if address else []) + ([f"account:{account.lower()}"] if account else [])
 
 
 def _window(item: RateLimitItem) -> str:

@@ -19,7 +19,7 @@ from .db import Database
 from .jobs import JobService
 from .ratelimit import RateLimiter
 from .service import Service
-from .storage import Storage
+from .storage import Storage, purge_folders
 from .taskqueue import Broker
 
 SECRET_FILE = "secret.key"
@@ -42,8 +42,9 @@ class Studio:
         db = Database(settings.db_url)
         storage = Storage(settings.storage_url or settings.data_dir)
         jobs = JobService(db, storage, settings, Broker(settings.redis_url) if settings.redis_url else None)
-        service = Service(settings, db, RateLimiter.at(settings.redis_url), jobs, ui_login)
-        return cls(settings, db, storage, jobs, service, load_secret(settings))
+        secret = load_secret(settings)
+        service = Service(settings, db, RateLimiter.at(settings.redis_url), jobs, ui_login, secret)
+        return cls(settings, db, storage, jobs, service, secret)
 
     @property
     def scaled(self) -> bool:
@@ -62,10 +63,12 @@ class Studio:
 
     def _retention(self) -> None:
         while not self._stop.wait(3600):
-            try:
-                self.storage.purge(self.settings.retention_hours * 3600)
-            except Exception:  # a store briefly unreachable: try again next hour, never stop purging
-                logging.getLogger(__name__).exception("purging old files failed")
+            age = self.settings.retention_hours * 3600
+            for purge in (lambda: self.storage.purge(age), lambda: purge_folders(self.settings.web_results_dir, age)):
+                try:
+                    purge()
+                except Exception:  # a store briefly unreachable: try again next hour, never stop purging
+                    logging.getLogger(__name__).exception("purging old files failed")
 
     # signed, expiring download links (what res_url and download_url carry)
     def sign(self, key: str, expires: int) -> str:
@@ -91,9 +94,9 @@ def load_secret(settings: Settings) -> bytes:
     if not path.exists():
         draft = path.with_name(f".{SECRET_FILE}.{os.getpid()}")
         descriptor = os.open(draft, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600)
-        with os.fdopen(descriptor, "w") as handle:
-            handle.write(secrets.token_hex(32))
         try:
+            with os.fdopen(descriptor, "w") as handle:  # a full disk fails here: the draft goes too
+                handle.write(secrets.token_hex(32))
             os.link(draft, path)  # atomic: the first process to get here decides the secret
         except FileExistsError:
             pass

@@ -4,8 +4,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import shutil
 import time
 import uuid
 from collections.abc import Iterator
@@ -16,6 +18,7 @@ import fsspec
 
 KEY_PATTERN = re.compile(r"^(uploads|outputs)/([0-9a-f-]{36})/([A-Za-z0-9_-]{1,80})\.([a-z0-9]{2,5})$")
 CHUNK = 1 << 20
+STALE_PART_SECONDS = 3600  # a .part this old is a write that died with its process: no write takes an hour
 
 
 #: decoded format -> (content type, file extension) of a stored upload
@@ -94,21 +97,51 @@ class Storage:
             self.fs.pipe_file(full, data)
             return
         partial = f"{full.rsplit('/', 1)[0]}/.{full.rsplit('/', 1)[1]}.{os.getpid()}.part"
-        self.fs.pipe_file(partial, data)
-        os.replace(partial, full)
+        try:
+            self.fs.pipe_file(partial, data)
+            os.replace(partial, full)
+        except BaseException:  # a full disk above all: what was written must not keep it full
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(partial)
+            raise
+
+    def discard(self, key: str) -> None:
+        """Remove a file this process wrote and no job will refer to (best effort: retention catches the rest)."""
+        with contextlib.suppress(OSError):
+            self.fs.rm_file(f"{self.root}/{key}")
 
     def purge(self, older_than_seconds: float) -> int:
-        """Delete files past the retention period; returns how many."""
-        limit, removed = time.time() - older_than_seconds, 0
+        """Delete files past the retention period, and ``.part`` files a crashed write left (after an
+        hour at most); returns how many."""
+        moment, removed = time.time(), 0
+        limit, stale = moment - older_than_seconds, moment - min(older_than_seconds, STALE_PART_SECONDS)
         for kind in ("uploads", "outputs"):
             for path, info in self.fs.find(f"{self.root}/{kind}", detail=True).items():
-                if info.get("type") == "file" and _modified(self.fs, path, info) < limit:
+                if info.get("type") == "file" and _modified(self.fs, path, info) < (stale if path.endswith(".part") else limit):
                     try:
                         self.fs.rm_file(path)
                     except FileNotFoundError:  # another process sharing the store purged it first
                         continue
                     removed += 1
         return removed
+
+
+def purge_folders(parent: Path, older_than_seconds: float) -> int:
+    """Delete the entries of a local folder (the web app's one folder per result) past the retention
+    period; returns how many."""
+    limit, removed = time.time() - older_than_seconds, 0
+    for entry in parent.iterdir() if parent.is_dir() else ():
+        try:
+            if entry.lstat().st_mtime >= limit:
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+        except FileNotFoundError:  # another process purged it first
+            continue
+        removed += 1
+    return removed
 
 
 def _protocols(fs: Any) -> tuple[str, ...]:

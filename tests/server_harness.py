@@ -97,7 +97,8 @@ class LiveServer:
 def start(data_dir: Path, with_ui: bool = False, **settings: object) -> LiveServer:
     port = free_port()
     config = Settings(data_dir=data_dir, admin_token=ADMIN, **settings)
-    server = uvicorn.Server(uvicorn.Config(create_app(config, with_ui=with_ui), host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(create_app(config, with_ui=with_ui), host="127.0.0.1", port=port, log_level="warning",
+                                           proxy_headers=False))  # as app.py runs it
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{port}"

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from tests.conftest import EXAMPLES
-from tests.server_harness import free_port
+from tests.server_harness import start
 
 gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import handle_file  # noqa: E402
@@ -19,20 +19,12 @@ from gradio_client import handle_file  # noqa: E402
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[gradio_client.Client]:
-    from ops.settings import Settings
-    from server.state import Studio
-    from webui.app import build
-
-    studio = Studio.create(Settings(data_dir=tmp_path_factory.mktemp("app"), ui_allowance="1000/minute"))
-    studio.start()
-    demo = build(studio.service)
-    port = free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    """The app as ``python app.py`` serves it (mounted, behind the file door), login off."""
+    server = start(tmp_path_factory.mktemp("app"), with_ui=True, ui_login="off", ui_allowance="1000/minute")
     try:
-        yield gradio_client.Client(f"http://127.0.0.1:{port}/", verbose=False)
+        yield gradio_client.Client(f"{server.url}/", verbose=False)
     finally:
-        demo.close()
-        studio.stop()
+        server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 from PIL import Image
 from sqlalchemy import func, select
@@ -159,3 +160,37 @@ def test_login_off_model_work_has_a_per_address_allowance(local: LiveServer, sma
         client.predict(handle_file(small), "auto", api_name="/enhance-anime")
     _, download, _ = client.predict(handle_file(small), 60, api_name="/compress-optimize")  # free work is not limited
     assert Image.open(download).format == "JPEG"
+
+
+def test_every_tab_runs_for_a_signed_in_account(public: LiveServer, small: str, tmp_path: Path) -> None:
+    """Gradio injects the request and progress tracker among a handler's inputs: each tab takes its
+    inputs by name, so every one of them runs for a signed-in account (blur-background and
+    remove-object, whose click state follows the injected arguments, refused everyone before)."""
+    from ops.engines import engines_for
+    from ops.registry import OPERATIONS
+
+    user_id, email, _ = user_with_password(public, tier="enterprise", credits=10_000, coins=10_000)
+    client = Client(f"{public.url}/", auth=(email, PASSWORD), verbose=False)
+    width, height = Image.open(small).size
+    layer = np.zeros((height, width, 4), np.uint8)
+    layer[8:16, 10:20] = (255, 0, 255, 255)
+    Image.fromarray(layer, "RGBA").save(tmp_path / "paint.png")
+    editor = {"background": handle_file(small), "layers": [handle_file(str(tmp_path / "paint.png"))], "composite": None}
+    given = {"image": handle_file(small), "mask": editor, "resize_width": 16}
+    endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    ran = []
+    for name, op in OPERATIONS.items():
+        values = [given.get(p["parameter_name"], None if p["component"] == "Image" else p["parameter_default"]) for p in endpoints[f"/{name}"]["parameters"]]
+        if any(reason is None for _, reason in engines_for(op)):
+            _, download, report = client.predict(*values, api_name=f"/{name}")
+            assert Path(download).stat().st_size > 0 and "ran on engine" in report, name
+            ran.append(name)
+        else:
+            with pytest.raises(Exception, match="cannot run here|not installed|not available"):
+                client.predict(*values, api_name=f"/{name}")
+    assert {"blur-background", "remove-object", "enhance", "compress-optimize"} <= set(ran)
+    db = Database(f"sqlite:///{public.data_dir / 'studio.db'}")
+    with db.session() as session:
+        jobs = session.scalars(select(Job).where(Job.user_id == user_id)).all()
+    assert sorted(job.status for job in jobs) == ["completed"] * len(ran)  # each run recorded and charged to the account
+    assert balance(public, user_id)["credits"] == 10_000 - sum(job.credits for job in jobs) < 10_000

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import gradio as gr
@@ -36,6 +37,11 @@ class Access:
     @property
     def login(self) -> bool:
         return self.service.ui_login
+
+    @property
+    def results(self) -> Path:
+        """Where this app's results are written (the service's data folder: Gradio may serve it)."""
+        return self.service.settings.web_results_dir
 
     def caller(self, request: gr.Request | None) -> Caller:
         with refusals_as_errors():

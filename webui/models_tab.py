@@ -32,9 +32,9 @@ def models_tab(access: Access) -> None:
     model.change(lambda name: (_describe(name), gr.update(interactive=runnable(name))), model, [about, button], queue=False, api_visibility="private")
 
     def run(image: str | None, name: str, chosen: str, request: gr.Request, progress: gr.Progress = gr.Progress()) -> Any:
-        if name not in MODELS:
+        if not isinstance(name, str) or name not in MODELS:
             raise gr.Error(f"Choose one of the models: {', '.join(MODELS)}.")
-        return run_job(image, lambda: chain.plan_model(name), access.admission(request, model=MODELS[name]), chosen, progress)
+        return run_job(image, lambda: chain.plan_model(name), access.admission(request, model=MODELS[name]), chosen, progress, results=access.results)
 
     button.click(run, [source, model, fmt], [comparison, download, report], api_name="model", concurrency_id="device", concurrency_limit=1)
     with gr.Accordion("Chain of operations (JSON, as the REST API takes it)", open=False):
@@ -45,13 +45,15 @@ def models_tab(access: Access) -> None:
         chain_button = gr.Button("Run chain")
 
     def run_chain(image: str | None, text: str, request: gr.Request, progress: gr.Progress = gr.Progress()) -> Any:
+        if not isinstance(text, str):
+            raise gr.Error("operations must be JSON text.")
         try:
             parsed = json.loads(text)
         except json.JSONDecodeError as exc:
             raise gr.Error(f"operations is not valid JSON: {exc}") from None
         if not isinstance(parsed, list):
             raise gr.Error("operations must be a JSON list of steps.")
-        return run_job(image, lambda: chain.plan(parsed), access.admission(request), "auto", progress)
+        return run_job(image, lambda: chain.plan(parsed), access.admission(request), "auto", progress, results=access.results)
 
     chain_button.click(run_chain, [source, steps], [comparison, download, report], api_name="chain", concurrency_id="device", concurrency_limit=1)
 

@@ -2,34 +2,42 @@
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
-from PIL import Image, ImageOps
 
 from ops.chain import PlannedStep
-from ops.errors import StudioError
+from ops import imageio
+from ops.engines.base import Resolver
+from ops.errors import InputError, StudioError
+from ops.imageio.pixels import colour, flatten_alpha, to_8bit
 from ops.imageio.writer import FORMAT_ALIASES
 from ops.pipeline import OutputOptions, Processed
+from ops.settings import get_settings
+from server.diskfull import is_disk_full
 from server.jobs import Finished
 
 from .access import Admission
+from .uploads import uploaded
 from .widgets import in_words
 
 FORMATS = ["auto", "png", "jpg", "webp"]
 Outputs = tuple[tuple[str, str], str, str]
+STORAGE_FULL = "The server's storage is full; try again later."
 
 
 def run_job(
     image: str | None, plan: Callable[[], list[PlannedStep]], admit: Admission, fmt: str = "auto", progress: gr.Progress | None = None,
-    hints: dict[str, Any] | None = None, labels: Mapping[str, str] | None = None,
+    hints: dict[str, Any] | None = None, labels: Mapping[str, str] | None = None, resolve: Resolver | None = None, results: Path | None = None,
 ) -> Outputs:
     """Plan, pass the caller's admission (limits and price), run; every expected failure becomes a
     readable gr.Error, fields named by their ``labels`` (and a charged run that fails is refunded
     by the admission)."""
+    image = uploaded(image)
     if not image:
         raise gr.Error("Upload an image first.")
     try:
@@ -38,14 +46,31 @@ def run_job(
         report = (lambda fraction, message: progress(fraction, desc=message)) if progress is not None else None  # a gr.Progress is falsy
         with admit(steps) as run:
             try:
-                done = run(image, steps, options, report, hints)
+                done = run(image, steps, options, report, hints, resolve or Attachments().resolve)
             except StudioError as exc:
                 raise gr.Error(in_words(exc, labels or {})) from None
+            out = save_result(done.encoded.data, f"{Path(image).stem}-result{done.encoded.extension}", results)  # inside the run: unsaved is refunded
     except StudioError as exc:
         raise gr.Error(in_words(exc, labels or {})) from None
-    out = Path(tempfile.mkdtemp(prefix="studio-")) / f"{Path(image).stem}-result{done.encoded.extension}"
-    out.write_bytes(done.encoded.data)
+    except Exception as exc:
+        if not isinstance(exc, gr.Error) and is_disk_full(exc):
+            raise gr.Error(STORAGE_FULL) from None
+        raise
     return (image, str(out)), str(out), report_markdown(done)
+
+
+def save_result(data: bytes, name: str, parent: Path | None = None) -> Path:
+    """A result where the page can fetch it: a folder of its own (runs never share a name) in the data
+    folder's web results (``parent``), which Gradio may serve and retention purges. A failed write leaves nothing."""
+    parent = parent or get_settings().web_results_dir
+    parent.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(dir=parent))
+    try:
+        (folder / name).write_bytes(data)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return folder / name
 
 
 def report_markdown(done: Processed | Finished) -> str:
@@ -61,17 +86,41 @@ def report_markdown(done: Processed | Finished) -> str:
 
 
 def upright_size(path: str) -> tuple[int, int]:
-    """The size the image is shown at (EXIF orientation applied), without decoding its pixels."""
-    with Image.open(path) as image:
-        orientation = image.getexif().get(0x0112, 1)
-        width, height = image.size
-    return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
+    """The size the image is shown at (EXIF orientation applied), from the header, by the core reader."""
+    try:
+        return imageio.upright_size(path)
+    except StudioError as exc:
+        raise gr.Error(exc.message) from None
 
 
-def editor_background(path: str | None) -> dict[str, Any] | None:
-    """The painting canvas for a new input: the upright image, no layers yet."""
+def editor_background(path: Any) -> dict[str, Any] | None:
+    """The painting canvas for a new input: the upright image, no layers yet. Decoded by the core
+    reader (its format allow-list and size limits), like every other picture the app opens."""
+    path = uploaded(path)
     if not path:
         return None
-    with Image.open(path) as image:
-        upright = ImageOps.exif_transpose(image).convert("RGB")
-    return {"background": upright, "layers": [], "composite": None}
+    try:
+        picture = imageio.read_image(path)
+    except StudioError as exc:
+        raise gr.Error(exc.message) from None
+    shown = colour(to_8bit(flatten_alpha(picture.pixels)))  # 8-bit RGB, as the canvas shows it
+    return {"background": shown, "layers": [], "composite": None}
+
+
+class Attachments:
+    """The files one run was given besides its image (a backdrop): the only references its
+    operations may read. A chain's text cannot name a file on the server."""
+
+    def __init__(self) -> None:
+        self.paths: set[str] = set()
+
+    def add(self, value: Any) -> str | None:
+        path = uploaded(value)
+        if path:
+            self.paths.add(path)
+        return path
+
+    def resolve(self, reference: str) -> bytes:
+        if reference not in self.paths:
+            raise InputError("an image this run refers to must be uploaded with it")
+        return Path(reference).read_bytes()

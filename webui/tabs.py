@@ -6,7 +6,6 @@ one). No operation is named here; a new declaration gets its tab as it is.
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,9 @@ from ops.schema import fields_of
 
 from . import masks, widgets
 from .access import Access
-from .results import FORMATS, editor_background, run_job, upright_size
+from .handlers import by_name
+from .results import FORMATS, Attachments, editor_background, run_job, upright_size
+from .uploads import uploaded
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 # The editor sizes a layer sent from Python to the union of its canvas and the image, and centres
@@ -50,18 +51,6 @@ def availability(op: Operation) -> str | None:
     return "⚠️ **This operation cannot run here yet.**\n" + "\n".join(lines) + "\n\nAn operator installs weights with `python -m ops weights fetch NAME`."
 
 
-def name_api_parameters(fn: Any, names: list[str]) -> None:
-    """Name the Gradio API's parameters after the operation's own (instead of param_1, param_2...).
-    Gradio then appends the request (who calls) and the progress tracker as the last two
-    positional arguments, which ``fn(*values)`` takes off the end."""
-    positional = inspect.Parameter.POSITIONAL_OR_KEYWORD
-    parameters = [inspect.Parameter(name, positional) for name in names]
-    parameters.append(inspect.Parameter("request", positional, annotation=gr.Request))
-    parameters.append(inspect.Parameter("progress", positional, default=gr.Progress()))
-    fn.__signature__ = inspect.Signature(parameters)
-    fn.__annotations__ = {"request": gr.Request}
-
-
 @dataclass
 class OperationTab:
     """The components of one operation's tab; its methods are the tab's event handlers."""
@@ -80,12 +69,18 @@ class OperationTab:
     fmt: gr.Dropdown | None = None
     clicked: gr.State | None = None
 
-    # --- the inputs, in the order the run handler receives them ------------------------
+    # --- the inputs, in the order the run handler receives them, and their names -----------
     def inputs(self) -> list[Any]:
         return [self.source, *self.editors, *(w.component for w in self.params), *self.formats, *self.states]
 
-    def api_names(self) -> list[str]:
-        return ["image", *(["mask"] if self.editor else []), *(w.path.replace(".", "_") for w in self.params), *(["output_format"] if self.fmt else [])]
+    def input_names(self) -> list[str]:
+        """One name per input (the API's parameter names; the clicked subject is state, not API)."""
+        return ["image", *(["mask"] if self.editor else []), *(self.param_name(w) for w in self.params),
+                *(["output_format"] if self.fmt else []), *(["clicked"] if self.clicked else [])]  # fmt: skip
+
+    @staticmethod
+    def param_name(widget: widgets.Widget) -> str:
+        return widget.path.replace(".", "_")
 
     @property
     def editors(self) -> list[Any]:
@@ -100,41 +95,48 @@ class OperationTab:
         return [self.clicked] if self.clicked is not None else []
 
     # --- handlers ------------------------------------------------------------------------
-    def run(self, image: str | None, *given: Any) -> tuple[Any, ...]:
-        *values, request, progress = given
-        painted = values[0] if self.editor is not None else None
-        rest = values[len(self.editors) : len(values) - len(self.states)]
-        chosen = rest[-1] if self.fmt is not None else "auto"
+    def run(self, values: dict[str, Any], request: gr.Request | None, progress: gr.Progress | None) -> tuple[Any, ...]:
+        """One run of the operation, every input taken by its name (see :func:`webui.handlers.by_name`)."""
+        image = uploaded(values["image"])
         labels = widgets.labels_of(self.op.params)
+        attachments = Attachments()
+        given = tuple(attachments.add(values.get(self.param_name(w))) if w.spec.kind == "image" else values.get(self.param_name(w)) for w in self.params)
         try:
-            found = widgets.to_params(self.params, tuple(rest[: len(self.params)]))
+            found = widgets.to_params(self.params, given)
         except StudioError as exc:
             raise gr.Error(widgets.in_words(exc, labels)) from None
         if self.mask_field and image:
-            mask = masks.painted_mask(painted, upright_size(image))
-            if mask is not None:
-                found[self.mask_field] = masks.to_data_url(mask)
+            mask = values.get("mask")
+            mask_pixels = masks.painted_mask(mask if isinstance(mask, dict) else None, upright_size(image))
+            if mask_pixels is not None:
+                found[self.mask_field] = masks.to_data_url(mask_pixels)
             elif self.mask_required:
                 raise gr.Error("Paint over what to remove first (or click it in the input image).")
-        subject = values[-1] if self.op.click_selects == "subject" else None
+        clicked = values.get("clicked")
+        subject = clicked if self.op.click_selects == "subject" and isinstance(clicked, np.ndarray) else None
         hints = {"subject_mask": subject} if subject is not None else None
-        return run_job(image, lambda: chain.plan_one(self.op.name, found), self.access.admission(request), chosen, progress, hints, labels)
+        chosen = str(values.get("output_format") or "auto") if self.fmt else "auto"
+        return run_job(image, lambda: chain.plan_one(self.op.name, found), self.access.admission(request), chosen, progress, hints, labels,
+                       attachments.resolve, self.access.results)  # fmt: skip
 
-    def show_mask(self, image: str | None, painted: dict[str, Any] | None) -> Any:
+    def show_mask(self, image: Any, painted: dict[str, Any] | None) -> Any:
+        image = uploaded(image)
         if not image:
             raise gr.Error("Upload an image first.")
-        mask = masks.painted_mask(painted, upright_size(image))
+        mask = masks.painted_mask(painted if isinstance(painted, dict) else None, upright_size(image))
         if mask is None:
             raise gr.Error("Nothing is painted yet.")
         return mask
 
-    def select(self, image: str | None, evt: gr.SelectData, request: gr.Request) -> tuple[Any, ...]:
+    def select(self, image: Any, evt: gr.SelectData, request: gr.Request) -> tuple[Any, ...]:
         """The object under a click: painted into the mask editor, or kept as the subject."""
+        image = uploaded(image)
         if not image:
             raise gr.Error("Upload an image first.")
+        point = clicked_point(evt)
         try:
             with self.access.selection(request):
-                mask, method = point_to_mask(read_image(image), int(evt.index[0]), int(evt.index[1]))
+                mask, method = point_to_mask(read_image(image), *point)
         except StudioError as exc:
             raise gr.Error(exc.message) from None
         gr.Info(f"selected with {method}")
@@ -144,6 +146,15 @@ class OperationTab:
         layer = np.zeros((*mask.shape, 4), np.uint8)
         layer[mask] = (255, 0, 255, 255)
         return mask, shown, {**(editor_background(image) or {}), "layers": [layer]}
+
+
+def clicked_point(evt: Any) -> tuple[int, int]:
+    """The (x, y) a select event names; anything else a client sends is refused in words."""
+    index = getattr(evt, "index", None)
+    if isinstance(index, (list, tuple)) and len(index) == 2 and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in index):
+        if all(abs(v) < 1 << 31 for v in index):
+            return int(index[0]), int(index[1])
+    raise gr.Error("Click a point in the image to select it.")
 
 
 def operation_tab(op: Operation, access: Access) -> OperationTab:
@@ -191,10 +202,7 @@ def _layout(op: Operation, access: Access) -> OperationTab:
 
 
 def _wire(tab: OperationTab) -> None:
-    def run(image: str | None, *given: Any) -> tuple[Any, ...]:
-        return tab.run(image, *given)
-
-    name_api_parameters(run, tab.api_names())
+    run = by_name(tab.input_names(), tab.run)
     for controller, dependents in widgets.conditions(tab.params):  # show only the fields that apply
 
         def show(value: Any, dependents: list[tuple[widgets.Widget, Any]] = dependents) -> list[Any]:

@@ -27,6 +27,19 @@ from .pixels import orient
 
 pillow_heif.register_heif_opener()
 
+
+def _without_external_programs() -> None:
+    """Unregister Pillow's EPS reader in this process: it runs Ghostscript, and other code here
+    (Gradio decoding an editor layer) opens files without our allow-list."""
+    from PIL import EpsImagePlugin  # noqa: F401  (imported first, so a later Image.init() cannot register it again)
+
+    Image.init()
+    Image.OPEN.pop("EPS", None)
+    Image.ID[:] = [name for name in Image.ID if name != "EPS"]
+
+
+_without_external_programs()
+
 #: formats we accept (camera MPO files open through the JPEG plugin); anything else Pillow knows
 #: (EPS, PDF, ...) is refused on purpose
 ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF", "HEIF", "AVIF")
