@@ -24,6 +24,7 @@ from sqlalchemy import select
 
 from ops.chain import PlannedStep
 from ops.engines.base import ProgressFn, Resolver
+from ops.errors import StudioError
 from ops.imageio import Picture, encode, probe
 from ops.pipeline import OutputOptions, Processed, process
 from ops.operation import Preset
@@ -229,7 +230,7 @@ class Service:
             self.meter_ui(caller)
         if self.jobs.broker is not None:
             yield lambda source, steps, options, progress, hints, resolve: self._queued_ui_run(caller, price, operations, model_name, source, options,
-                                                                                              progress, hints)  # fmt: skip
+                                                                                              progress, hints, resolve)  # fmt: skip
             return
         if caller.user_id is None:
             yield _run_here
@@ -246,9 +247,9 @@ class Service:
         self.finish_ui_run(job_id)
 
     def _queued_ui_run(self, caller: Caller, price: Price, operations: list[dict[str, Any]], model_name: str | None, source: str,
-                       options: OutputOptions, progress: ProgressFn | None, hints: dict[str, Any] | None) -> Finished:  # fmt: skip
-        """Store the input (and a clicked subject's mask), queue a job, wait for a worker to end it.
-        Anonymous runs are recorded under one guest account, free as they are inline."""
+                       options: OutputOptions, progress: ProgressFn | None, hints: dict[str, Any] | None, resolve: Resolver) -> Finished:  # fmt: skip
+        """Store the input (a clicked subject's mask, the files its steps refer to), queue a job, wait
+        for a worker to end it. Anonymous runs are recorded under one guest account, free as they are inline."""
         payer = caller if caller.user_id else replace(caller, user_id=self._guest_id())
         data = Path(source).read_bytes()
         storage, owner = self.jobs.storage, payer.user_id or ""
@@ -257,6 +258,7 @@ class Service:
         for name, mask in (hints or {}).items():
             if isinstance(mask, np.ndarray):
                 stored[name] = storage.upload(owner, encode(Picture(np.where(mask, 255, 0).astype(np.uint8)[..., None]), "png").data, "PNG")
+        operations = _stored_references(operations, resolve, lambda data: storage.upload(owner, data, probe(data).format))
         job_id = self.create_job(payer, price if caller.user_id else Price(), api="ui", input_key=input_key, operations=operations,
                                  output_options=asdict(options), model_name=model_name, hints=stored or None)  # fmt: skip
         self.jobs.dispatch(job_id)
@@ -314,6 +316,21 @@ UiRunner = Callable[[str, Sequence[PlannedStep], OutputOptions, "ProgressFn | No
 def _run_here(source: str, steps: Sequence[PlannedStep], options: OutputOptions, progress: ProgressFn | None, hints: dict[str, Any] | None,
               resolve: Resolver) -> Processed:  # fmt: skip
     return process(source, steps, options, progress, resolve, hints)
+
+
+def _stored_references(value: Any, resolve: Resolver, store: Callable[[bytes], str]) -> Any:
+    """A web run's steps with each file they refer to (a backdrop the run was given, which the
+    resolver knows) stored, and referred to by its storage key, for a worker that cannot see it."""
+    if isinstance(value, dict):
+        return {name: _stored_references(item, resolve, store) for name, item in value.items()}
+    if isinstance(value, list):
+        return [_stored_references(item, resolve, store) for item in value]
+    if isinstance(value, str) and value.startswith("/"):
+        try:
+            return store(resolve(value))
+        except StudioError:
+            return value  # not a file of this run: the worker refuses it like any unknown key
+    return value
 
 
 def key_view(key: ApiKey) -> KeyView:

@@ -188,3 +188,8 @@ def test_the_editor_canvas_is_decoded_by_the_core_reader_only(tmp_path: Path) ->
     ADMITTED.add(photo.resolve())
     canvas = editor_background(str(photo))
     assert canvas is not None and canvas["background"].shape[2] == 3 and canvas["background"].dtype == np.uint8
+
+
+def test_the_app_relays_no_url_for_its_callers(local: LiveServer) -> None:
+    for path in ("/gradio_api/file=http://127.0.0.1:1/x.png", "/gradio_api/file=https://example.com/x.png", "/gradio_api/proxy=http://127.0.0.1:1/x"):
+        assert httpx.get(f"{local.url}{path}", timeout=30).status_code == 403

@@ -176,12 +176,48 @@ def test_the_web_app_runs_its_work_on_the_same_workers(cluster: services.Cluster
     source.write_bytes(_png(40))
     operations = [{"type": "convert", "params": {"output_format": "jpg"}}]
     with studio.service.ui_run(Caller(address="127.0.0.1"), Price(), operations, model_work=False) as run:
-        done = run(str(source), chain.plan(operations), OutputOptions(), None, {"subject_mask": np.eye(40, dtype=bool)})
+        done = run(str(source), chain.plan(operations), OutputOptions(), None, {"subject_mask": np.eye(40, dtype=bool)}, _no_files)
     assert done.encoded.format == "jpeg" and done.encoded.data[:2] == b"\xff\xd8" and done.summary()["steps"][0]["engine"]
     with create_engine(env["STUDIO_DATABASE_URL"]).connect() as connection:
         job_id, hints = connection.execute(text("select id, hints from jobs where api = 'ui' order by created_at desc limit 1")).one()
     assert "subject_mask" in hints
     assert f"job {job_id} completed by" in (cluster.folder / "free-worker.log").read_text()
+
+
+def _no_files(reference: str) -> bytes:
+    from ops.errors import InputError
+
+    raise InputError("no file was given with this run")
+
+
+@NEEDS_SERVERS
+def test_a_web_run_sends_the_files_its_steps_refer_to_to_the_worker(cluster: services.Cluster, tmp_path: Path) -> None:
+    """A backdrop given to the replace-background tab is a file on the web process: it reaches the
+    worker as a storage key, and nothing else the run did not get can be referred to."""
+    from ops import chain
+    from ops.pipeline import OutputOptions
+    from ops.settings import Settings
+    from server.service import Caller, Price
+    from server.state import Studio
+
+    if "model-worker" not in cluster.workers:
+        cluster.start_worker("model", "model-worker")
+    env = cluster.env
+    studio = Studio.create(Settings(redis_url=env["STUDIO_REDIS_URL"], database_url=env["STUDIO_DATABASE_URL"], data_dir=Path(env["STUDIO_DATA_DIR"])))
+    source, backdrop = tmp_path / "in.png", tmp_path / "backdrop.png"
+    source.write_bytes(_png(40))
+    Image.new("RGB", (40, 40), (0, 200, 0)).save(backdrop)
+    given = {str(backdrop): backdrop.read_bytes()}
+
+    def run_with(reference: str) -> bytes:
+        operations = [{"type": "replace-background", "params": {"background_type": "image", "background_image_key": reference}}]
+        with studio.service.ui_run(Caller(address="127.0.0.1"), Price(), operations, model_work=True) as run:
+            resolve = lambda ref: given[ref] if ref in given else _no_files(ref)  # noqa: E731
+            return run(str(source), chain.plan(operations), OutputOptions(format="png"), None, None, resolve).encoded.data
+
+    assert Image.open(io.BytesIO(run_with(str(backdrop)))).size == (40, 40)
+    with pytest.raises(Exception):  # noqa: B017  (the worker cannot read a path the run was not given)
+        run_with("/etc/passwd")
 
 
 def test_files_on_an_s3_compatible_store(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -120,13 +120,16 @@ def admit(data: Any) -> bool:
 
 class FileDoor:
     """ASGI middleware on the Gradio routes: a JSON body naming a file outside the upload folder is
-    refused with 403 before Gradio reads it."""
+    refused with 403 before Gradio reads it, and so is a request to relay a URL."""
 
     def __init__(self, app: ASGIApp, max_body: int) -> None:
         self.app, self.max_body = app, max_body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "") if scope["type"] == "http" else ""
+        if "/gradio_api/file=" in path and "://" in path.partition("/gradio_api/file=")[2] or "/gradio_api/proxy=" in path:
+            await _refuse(send, 403, "this server does not fetch URLs for its callers")  # Gradio would relay any public URL
+            return
         if scope["type"] != "http" or scope.get("method") != "POST" or "/gradio_api/" not in path or path.endswith(UPLOAD_ROUTES):
             await self.app(scope, receive, send)
             return
