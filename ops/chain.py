@@ -166,7 +166,7 @@ def run(
         before = (picture.width, picture.height)
         try:
             with DEVICE_SLOT if step.engine.uses_device else nullcontext():
-                picture = step.engine.run(picture, step.params, ctx)
+                picture = step.engine.process(picture, step.params, ctx)
         except StudioError:
             raise
         except MemoryError:

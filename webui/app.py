@@ -27,7 +27,8 @@ Upscale, restore, cut out, retouch and re-encode images. Every tab is also an AP
 def build(service: Service) -> gr.Blocks:
     """The app for one service layer; every handler that runs a model or changes state asks it."""
     access = Access(service)
-    with gr.Blocks(title="Image Enhancement Studio") as demo:
+    age = int(service.settings.retention_hours * 3600)  # Gradio's copies of uploads and results go when ours do
+    with gr.Blocks(title="Image Enhancement Studio", delete_cache=(min(age, 3600), age)) as demo:
         gr.Markdown(INTRO)
         with gr.Tabs():
             for group in get_args(Group):

