@@ -1,5 +1,6 @@
-"""restore-old-photo: scratches found and filled, colour boost, DDColor with random weights, and
-the clear error without them."""
+"""restore-old-photo: scratches and dust found under film grain and filled, undamaged photos left
+alone, the mask reported, colour boost, DDColor with random weights, and the clear error without
+them."""
 
 from __future__ import annotations
 
@@ -12,8 +13,12 @@ from PIL import Image
 from ops import chain
 from ops.errors import EngineUnavailableError
 from ops.imageio import Picture
+from ops.masks import decode_data_url
 from ops.restore.damage import damage_mask
 from tests.conftest import EXAMPLES
+
+TOLERANCE = 20  # levels: a pixel this close to the clean photo is right
+NO_FACES = [{"type": "restore-old-photo", "params": {"face_enhancement_level": 0.0}}]
 
 
 @pytest.fixture(scope="module")
@@ -41,12 +46,65 @@ def test_scratches_are_found_and_the_picture_edges_are_not(grey_photo: np.ndarra
 
 def test_restore_old_photo_removes_synthetic_scratches(grey_photo: np.ndarray) -> None:
     damaged, lines = scratched(grey_photo, seed=0)
-    result = chain.run(Picture(damaged), chain.plan([{"type": "restore-old-photo", "params": {"face_enhancement_level": 0.0}}]))
+    result = chain.run(Picture(damaged), chain.plan(NO_FACES))
     step = result.steps[0]
     assert step.engine == "old-photo-pipeline" and step.details["stages"][0].startswith("repair")
     before = np.abs(damaged.astype(int) - grey_photo)[lines].mean()
     after = np.abs(result.picture.pixels.astype(int) - grey_photo)[lines].mean()
     assert after < before / 3, (before, after)
+
+
+def old_and_damaged(photo: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(clean sepia photo, the same scratched, dusted and grainy (sigma 8), the damage pixels)."""
+    rng = np.random.default_rng(seed)
+    grey = photo.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    sepia = grey[..., None] * np.array([0.92, 0.80, 0.62]) + np.array([22, 16, 8])
+    clean = np.clip(sepia, 0, 255).astype(np.uint8)
+    height, width = grey.shape
+    paint = np.zeros((height, width), np.float32)
+    cover = np.zeros((height, width), np.float32)
+    for index in range(5):  # long thin scratches, bright and dark
+        start = rng.uniform([0, 0], [width, height])
+        angle, length = rng.uniform(0, np.pi), rng.uniform(0.4, 0.8) * min(height, width)
+        end = start + length * np.array([np.cos(angle), np.sin(angle)])
+        layer = np.zeros_like(cover)
+        ends = [tuple(int(v) for v in point) for point in (start, end)]
+        cv2.line(layer, ends[0], ends[1], 1.0, int(rng.integers(1, 3)), cv2.LINE_AA)
+        paint = np.where(layer > cover, 240.0 if index % 4 else 25.0, paint)
+        cover = np.maximum(cover, layer)
+    for _ in range(40):  # dust specks
+        layer = np.zeros_like(cover)
+        centre = (int(rng.integers(0, width)), int(rng.integers(0, height)))
+        cv2.circle(layer, centre, int(rng.integers(1, 4)), 1.0, -1, cv2.LINE_AA)
+        paint = np.where(layer > cover, 235.0 if rng.random() < 0.75 else 20.0, paint)
+        cover = np.maximum(cover, layer)
+    drawn = clean * (1 - cover[..., None]) + paint[..., None] * cover[..., None]
+    damaged = np.clip(np.rint(drawn + rng.normal(0, 8, (height, width, 1))), 0, 255).astype(np.uint8)
+    damage = (cover > 0.3) & (np.abs(drawn - clean).max(axis=2) >= TOLERANCE)
+    return clean, damaged, damage
+
+
+def test_most_damage_under_grain_is_fixed_and_the_mask_is_reported(grey_photo: np.ndarray) -> None:
+    clean, damaged, damage = old_and_damaged(cv2.resize(grey_photo, (384, 384), interpolation=cv2.INTER_AREA))
+    result = chain.run(Picture(damaged), chain.plan(NO_FACES))
+    details = result.steps[0].details
+    fixed = (np.abs(result.picture.pixels.astype(int) - clean).max(axis=2) < TOLERANCE)[damage].mean()
+    assert fixed >= 0.5, fixed
+    assert damage.mean() < details["damage_fraction"] < 0.15
+    url = details["damage_mask"]  # a small PNG (256 px) the UI can show as it is
+    assert url.startswith("data:image/png;base64,") and len(url) < 20_000
+    shown = decode_data_url(url, (384, 384))
+    assert (shown & damage).sum() > 0.5 * damage.sum()
+
+
+@pytest.mark.parametrize("name", ["portrait.jpg", "cat.jpg"])
+def test_undamaged_photos_are_left_alone(name: str) -> None:
+    """portrait.jpg's highlights and edges were once "repaired"; now almost nothing changes."""
+    photo = np.asarray(Image.open(EXAMPLES / name).convert("RGB"))
+    result = chain.run(Picture(photo), chain.plan(NO_FACES))
+    changed = (np.abs(result.picture.pixels.astype(int) - photo).max(axis=2) > TOLERANCE).mean()
+    assert changed < 0.005, changed
+    assert result.steps[0].details["damage_fraction"] < 0.01
 
 
 def test_colour_boost_raises_chroma_and_keeps_lightness() -> None:
@@ -86,3 +144,14 @@ def test_ddcolor_with_random_weights(grey_photo: np.ndarray, monkeypatch: pytest
     result = chain.run(Picture(small), chain.plan([{"type": "restore-old-photo", "params": params}]))
     assert result.picture.pixels.shape == small.shape and any("ddcolor" in s for s in result.steps[0].details["stages"])
     NETWORKS.unload()
+
+
+def test_the_web_report_shows_the_damage_mask_as_a_picture() -> None:
+    from ops.pipeline import process
+    from tests.conftest import EXAMPLES
+    from webui.results import report_markdown
+
+    done = process(str(EXAMPLES / "cat.jpg"), chain.plan([{"type": "crop-resize", "params": {"resize": {"width": 32}}}]))
+    done.result.steps[0].details["damage_mask"] = "data:image/png;base64,iVBORw0KGgo="
+    report = report_markdown(done)
+    assert "![damage mask](data:image/png;base64,iVBORw0KGgo=)" in report and "damage_mask:" not in report

@@ -77,12 +77,19 @@ def report_markdown(done: Processed | Finished) -> str:
     summary = done.summary()
     (w0, h0), (w1, h1) = summary["input_size"], summary["output_size"]
     lines = [f"**{w0}x{h0} → {w1}x{h1}**, {summary['input_bytes']:,} → {summary['output_bytes']:,} bytes ({summary['format'].upper()})"]
+    pictures = []
     for step in summary["steps"]:
-        facts = ", ".join(f"{k}: {v}" for k, v in step["details"].items())
+        facts = ", ".join(f"{k}: {v}" for k, v in step["details"].items() if not _is_picture(v))
         lines.append(f"- `{step['operation']}` ran on engine **{step['engine']}** in {step['seconds']:.2f} s" + (f" ({facts})" if facts else ""))
+        pictures += [f"![{k.replace('_', ' ')}]({v})" for k, v in step["details"].items() if _is_picture(v)]  # e.g. the damage found
     lines.append(f"- written as {summary['format'].upper()} in {summary['encode_seconds']:.2f} s; {summary['seconds']:.2f} s in all")
     lines += [f"- ⚠️ {w}" for w in summary["warnings"]]
-    return "\n".join(lines)
+    return "\n".join(lines + pictures)
+
+
+def _is_picture(value: Any) -> bool:
+    """A detail that is a small image (a PNG data URL, like restore-old-photo's damage mask): shown, not printed."""
+    return isinstance(value, str) and value.startswith("data:image/png;base64,")
 
 
 def upright_size(path: str) -> tuple[int, int]:

@@ -1,7 +1,9 @@
 """restore-old-photo: damage repair, denoising, faces, colourisation and colour, in that order.
 
-1. Scratches and dust (thin bright/dark structures, not the picture's edges) are filled by the
-   best inpainter. 2. Grain is removed by FFDNet at the measured noise level. 3. Faces go
+1. Scratches (long thin straight-ish ridges) and dust (small isolated specks, none on faces),
+   found under the grain (ops.restore.damage), are filled by Navier-Stokes inpainting; the
+   details carry the damaged fraction and the mask (``damage_mask``, a PNG data URL at most
+   256 px) for the UI. 2. Grain is removed by FFDNet at the measured noise level. 3. Faces go
    through enhance-face's best engine at ``face_enhancement_level``. 4. With colourisation on,
    DDColor colours the photo, blended by ``colorization_strength``; without its weights the job
    fails before any work, naming the fetch command. 5. ``color_boost`` scales chroma in Lab.
@@ -16,7 +18,7 @@ from ..errors import EngineUnavailableError
 from ..imageio import Picture
 from ..imageio.pixels import luma
 from ..operations.restore import EnhanceFaceParams, RestoreOldPhotoParams
-from ..restore.damage import damage_mask
+from ..restore.damage import preview, restore
 from ..restore.noise import estimate_sigma
 from ..weights import entry
 from ..weights.store import find_folder, not_installed
@@ -40,12 +42,11 @@ class OldPhoto(Engine):
             raise EngineUnavailableError(f"colourisation needs DDColor: {not_installed(entry(COLORIZER))} ({entry(COLORIZER).size_hint})")
         stages: list[str] = []
         if params.auto_repair_damage:
-            mask = damage_mask(luma(to_float_rgb(picture.pixels)))
-            ctx.detail(damage_fraction=round(float(mask.mean()), 4))
-            if mask.any():
-                inpainter = best("remove-object")
-                picture = inpainter.inpaint(picture, mask, ctx)  # type: ignore[attr-defined]
-                stages.append(f"repair ({inpainter.name})")
+            repaired, damage = restore(to_float_rgb(picture.pixels), estimate_sigma(picture.pixels))
+            ctx.detail(damage_fraction=round(damage.fraction, 4), damage_mask=preview(damage.mask))
+            if damage.mask.any():
+                picture = picture.with_pixels(from_float_rgb(repaired, picture.pixels))
+                stages.append("repair (navier-stokes)")
         ctx.report(0.3, "denoising")
         image = to_float_rgb(picture.pixels)
         sigma = estimate_sigma(image)
