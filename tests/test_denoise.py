@@ -102,11 +102,11 @@ def test_a_blocky_jpeg_goes_through_waifu2x_and_says_so(clean: np.ndarray) -> No
     picture = decode(jpeg(clean, 15))
     result = chain.run(picture, chain.plan([{"type": "denoise"}]))
     step = result.steps[0]
-    assert step.details["weights"] == "waifu2x-photo-jpeg" and any("JPEG blocking" in w for w in step.warnings)
+    assert step.details["deblock_weights"] == "waifu2x-photo-jpeg" and any("JPEG blocking" in w for w in step.warnings)
     luma = np.array([0.299, 0.587, 0.114])
     assert blockiness(result.picture.pixels @ luma) < blockiness(picture.pixels @ luma) - 0.3
-    png = chain.run(Picture(picture.pixels.copy()), chain.plan([{"type": "denoise"}]))  # not a JPEG: the noise path
-    assert png.steps[0].details["weights"] != "waifu2x-photo-jpeg"
+    png = chain.run(Picture(picture.pixels.copy()), chain.plan([{"type": "denoise"}]))  # no longer a JPEG file: deblocked all the same
+    assert png.steps[0].details["deblock_weights"] == "waifu2x-photo-jpeg"
 
 
 def test_upconv7_matches_the_ncnn_runtime(clean: np.ndarray) -> None:

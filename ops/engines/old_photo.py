@@ -22,6 +22,7 @@ from ..restore.damage import preview, restore
 from ..restore.noise import estimate_sigma
 from ..weights import entry
 from ..weights.store import find_folder, not_installed
+from ..restore.colour import match_colour
 from .base import Engine, RunContext, register
 from .choice import best
 
@@ -33,6 +34,7 @@ class OldPhoto(Engine):
     description = "Scratch/dust detection + inpainting, FFDNet denoising, enhance-face, DDColor colourisation (download), Lab colour boost"
     uses_device = True
     weights = "ffdnet-color"
+    deblocks = True  # a scan saved as a blocky JPEG is deblocked first (ops.restore.jpeg)
 
     def run(self, picture: Picture, params: RestoreOldPhotoParams, ctx: RunContext) -> Picture:  # type: ignore[override]
         from ..runtime.apply import apply_network, from_float_rgb, to_float_rgb
@@ -47,6 +49,9 @@ class OldPhoto(Engine):
             if damage.mask.any():
                 picture = picture.with_pixels(from_float_rgb(repaired, picture.pixels))
                 stages.append("repair (navier-stokes)")
+        # the colour the restoration keeps (after the repair: before it, scratches would come back as a glow);
+        # colourisation and the colour boost below change colour on purpose, so they come after the fix
+        reference = to_float_rgb(picture.pixels)
         ctx.report(0.3, "denoising")
         image = to_float_rgb(picture.pixels)
         sigma = estimate_sigma(image)
@@ -64,7 +69,8 @@ class OldPhoto(Engine):
             stages.append(f"faces ({restorer.name})")
             for warning in face_ctx.warnings:
                 ctx.warn(warning)
-        image = to_float_rgb(picture.pixels)
+        image = match_colour(to_float_rgb(picture.pixels), reference)
+        stages.append("colour kept (low-frequency fix)")
         if params.enable_colorization:
             ctx.report(0.8, "colourising")
             image = colorize(image, params.colorization_strength)

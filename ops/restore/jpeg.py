@@ -30,7 +30,7 @@ VISIBLE = 1.25  # from which ratio blocking shows at normal viewing
 DEBLOCK = 1.2  # from which ratio the pre-pass runs (clean photos measure 0.9-1.1; JPEG q75 1.05-1.3)
 DISTINCT = 1.08  # the grid position must also beat the next strongest one (periodic resampling does not)
 CAP_PERCENTILE = 80  # steps above it count as this much: a few strong edges in one column do not make a grid
-STRONG = 1.3  # from which ratio level 3 is used (below: level 2)
+STRONG = 1.25  # from which ratio level 3 is used (below, faint blocking: level 2)
 PASSES = 3  # at most; another pass runs while the ratio stays above VISIBLE and keeps falling
 MEASURED_SIDE = 1024  # the ratio is measured on a centre crop at most this big: cheap on huge pictures
 WEIGHTS = "waifu2x-photo-jpeg"
@@ -79,10 +79,15 @@ def blockiness(luma: np.ndarray, phase: tuple[int, int] = (0, 0)) -> float:
     return _ratio(_profiles(luma)[0], phase)
 
 
+def _centre(height: int, width: int) -> tuple[int, int]:
+    """(top, left) of the measured centre crop, on the grid of the whole picture."""
+    return max(0, (height - MEASURED_SIDE) // 2), max(0, (width - MEASURED_SIDE) // 2)
+
+
 def measure(luma: np.ndarray) -> Blocking:
-    """The grid's phase (per axis, the position whose capped steps stand out most) and the ratios there."""
-    height, width = luma.shape
-    top, left = max(0, (height - MEASURED_SIDE) // 2), max(0, (width - MEASURED_SIDE) // 2)
+    """The grid's phase (per axis, the position whose capped steps stand out most) and the ratios
+    there, on a centre crop of a float luminance image (any range)."""
+    top, left = _centre(*luma.shape)
     plain, capped = _profiles(luma[top : top + MEASURED_SIDE, left : left + MEASURED_SIDE])
     edges = [int(np.argmax(p)) for p in capped]
     local = ((edges[0] + 1) % GRID, (edges[1] + 1) % GRID)
@@ -91,37 +96,55 @@ def measure(luma: np.ndarray) -> Blocking:
                     round(_ratio(capped, local), 3), round(distinct, 3))  # fmt: skip
 
 
-def level_for(blocking: Blocking) -> int:
-    """waifu2x JPEG-noise level for the measured blocking (see the module docstring)."""
-    return 3 if blocking.ratio >= STRONG else 2
+def _centre_luma(pixels: np.ndarray) -> tuple[np.ndarray, int, int]:
+    """(luminance of the centre crop ``measure`` reads, its top, its left): any dtype, grey or RGB."""
+    from ..imageio.pixels import colour, luma
+
+    top, left = _centre(*pixels.shape[:2])
+    return luma(colour(pixels[top : top + MEASURED_SIDE, left : left + MEASURED_SIDE]).astype(np.float32)), top, left
 
 
-def deblock(image: np.ndarray, report: Callable[[float, str], None] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
-    """Float RGB [0, 1] -> (deblocked, facts for the job details); unchanged (facts say so) when not blocky.
-    The waifu2x photo weights must be installed (``available()``)."""
-    from ..imageio.pixels import luma
+def measure_pixels(pixels: np.ndarray) -> Blocking:
+    """``measure`` on a picture's pixels (H x W x C, any dtype), converting only the centre crop."""
+    crop, top, left = _centre_luma(pixels)
+    found = measure(crop)
+    return Blocking(found.ratio, ((found.phase[0] + left) % GRID, (found.phase[1] + top) % GRID), found.robust, found.distinct)
 
-    before = measure(luma(image))
-    facts: dict[str, Any] = {"blockiness": before.ratio, "block_phase": list(before.phase)}
-    if not before.blocky:
-        return image, facts
+
+def _ratio_at(pixels: np.ndarray, phase: tuple[int, int]) -> float:
+    crop, top, left = _centre_luma(pixels)
+    return round(blockiness(crop, ((phase[0] - left) % GRID, (phase[1] - top) % GRID)), 3)
+
+
+def level_for(ratio: float) -> int:
+    """waifu2x JPEG-noise level for the measured block-edge ratio (see the module docstring)."""
+    return 3 if ratio >= STRONG else 2
+
+
+def deblock(image: np.ndarray, report: Callable[[float, str], None] | None = None, before: Blocking | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+    """Float RGB [0, 1] -> (deblocked, facts for the job details); the same array (facts say why) when
+    not blocky. ``before``: the measurement, if made already. Needs the waifu2x photo weights (``available()``)."""
     import cv2
 
     from ..runtime.apply import apply_network
     from ..runtime.tiling import TileConfig
 
-    out, levels, current = image, [], before
-    while len(levels) < PASSES and (not levels or current.ratio >= VISIBLE):
-        level = level_for(current)
+    before = before or measure_pixels(image)
+    facts: dict[str, Any] = {"blockiness": before.ratio, "block_phase": list(before.phase)}
+    if not before.blocky:
+        return image, facts
+    out, levels, ratio = image, [], before.ratio
+    while len(levels) < PASSES and (not levels or ratio >= VISIBLE):
+        level = level_for(ratio)
         big = apply_network(waifu2x(level), out, report, label=f"removing JPEG blocks (pass {len(levels) + 1}),", scale=2,
                             config=TileConfig(tile=256))  # fmt: skip
         candidate = np.clip(cv2.resize(big, (image.shape[1], image.shape[0]), interpolation=cv2.INTER_AREA), 0.0, 1.0)
-        after = Blocking(round(blockiness(luma(candidate), before.phase), 3), before.phase, current.robust, current.distinct)
-        if levels and after.ratio > current.ratio - 0.05:  # another pass would only soften
+        after = _ratio_at(candidate, before.phase)
+        if levels and after > ratio - 0.05:  # another pass would only soften
             break
-        out, current = candidate, after
+        out, ratio = candidate, after
         levels.append(level)
-    facts.update(blockiness_after=current.ratio, deblock_levels=levels, deblock_weights=WEIGHTS)
+    facts.update(blockiness_after=ratio, deblock_levels=levels, deblock_weights=WEIGHTS)
     return out, facts
 
 
@@ -157,12 +180,13 @@ def prepass(picture: Picture, ctx: RunContext) -> Picture:
 
     if not available():
         return picture
-    image = to_float_rgb(picture.pixels)
-    out, facts = deblock(image, lambda _fraction, message: ctx.report(0.0, message))
-    ctx.detail(**facts)
-    if out is image:
+    before = measure_pixels(picture.pixels)  # from a crop: no float copy of a picture that is not blocky
+    if not before.blocky:
+        ctx.detail(blockiness=before.ratio, block_phase=list(before.phase))
         return picture
-    ctx.warn(f"JPEG blocking found (block-edge ratio {facts['blockiness']:.2f}, grid phase {tuple(facts['block_phase'])}): "
-             f"removed first with waifu2x photo UpConv7 (level {', '.join(map(str, facts['deblock_levels']))}), "
-             f"ratio now {facts['blockiness_after']:.2f}")  # fmt: skip
+    out, facts = deblock(to_float_rgb(picture.pixels), lambda _fraction, message: ctx.report(0.0, message), before)
+    ctx.detail(**facts)
+    levels = facts["deblock_levels"]
+    ctx.warn(f"JPEG blocking found (block-edge ratio {facts['blockiness']:.2f}, grid phase {tuple(facts['block_phase'])}): removed first "
+             f"by waifu2x photo UpConv7, {len(levels)} pass(es) at JPEG-noise level {'/'.join(map(str, levels))}; ratio now {facts['blockiness_after']:.2f}")  # fmt: skip
     return picture.with_pixels(from_float_rgb(out, picture.pixels))
