@@ -13,7 +13,10 @@ Portraits: ``examples/portrait.jpg`` (tuned on) and any files given; held out he
 of the ``face_recognition`` 1.3.0 sdist (``tests/test_images/{obama,obama2,obama3,biden}.jpg``) and
 matplotlib's ``mpl-data/sample_data/grace_hopper.jpg`` (all US-government or public-domain
 photos; ``pip download --no-deps`` and extract them, never commit them).
-Usage: python bench/faces.py [PHOTO ...] [--engines lanczos,aligned-realesrgan,faithful-face] [--save DIR]
+With ``--presets``: spec 002's face model names instead, on the 128 px degraded portrait itself
+(their own 2x upscale included), scored against the original at 256 px: "Clear" must be the
+sharper, "Natural" the more faithful.
+Usage: python bench/faces.py [PHOTO ...] [--engines lanczos,aligned-realesrgan,faithful-face] [--presets face_2x,face_v2_2x] [--save DIR]
 """
 
 from __future__ import annotations
@@ -99,15 +102,18 @@ def sharpness(rgb: np.ndarray) -> float:
     return float(cv2.Laplacian(grey, cv2.CV_64F).var())
 
 
-def run(engine: str, image: np.ndarray) -> tuple[np.ndarray, float, dict]:
+def run(engine: str, image: np.ndarray, preset: bool = False) -> tuple[np.ndarray, float, dict]:
+    """(output, seconds, the face step's details) of an enhance-face engine or a model name."""
     from ops import chain
     from ops.imageio import Picture
 
     if engine == "lanczos":
         return image, 0.0, {}
     started = time.perf_counter()
-    result = chain.run(Picture(image), chain.plan([{"type": "enhance-face", "engine": engine}]))
-    return result.picture.pixels, time.perf_counter() - started, result.steps[0].details
+    steps = chain.plan_model(engine) if preset else chain.plan([{"type": "enhance-face", "engine": engine}])
+    result = chain.run(Picture(image), steps)
+    face = next(s for s in result.steps if s.operation == "enhance-face")
+    return result.picture.pixels, time.perf_counter() - started, face.details | {"engine": face.engine}
 
 
 def main() -> None:
@@ -118,10 +124,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("photos", nargs="*", type=Path, help="more portraits (held-out faces)")
     parser.add_argument("--engines", default="lanczos,aligned-realesrgan,faithful-face")
+    parser.add_argument("--presets", help="model names (e.g. face_2x,face_v2_2x) instead of engines")
     parser.add_argument("--save", type=Path, help="write original | input | engines strips (PNG) here")
     args = parser.parse_args()
-    engines = args.engines.split(",")
-    print(f"enhance-face, {SIDE} px portraits taken to {SMALL} px + JPEG q{QUALITY}, Lanczos back to {SIDE}; CPU flags: {cpu_flags()}")
+    engines = ["lanczos", *args.presets.split(",")] if args.presets else args.engines.split(",")
+    side = 2 * SMALL if args.presets else SIDE
+    what = f"model names on the {SMALL} px JPEG (their 2x upscale included), against the original at {side} px" if args.presets else f"Lanczos back to {SIDE}"
+    print(f"enhance-face, {SIDE} px portraits taken to {SMALL} px + JPEG q{QUALITY}, {what}; CPU flags: {cpu_flags()}")
     print(f"{'photo':<16}{'engine':<20}{'identity':>9}{'PSNR':>8}{'SSIM':>7}{'sharp':>8}{'s':>7}  guard")
     totals: dict[str, list[tuple[float, float, float, float, float]]] = {e: [] for e in engines}
     for path in [ROOT / "examples" / "portrait.jpg", *args.photos]:
@@ -129,16 +138,20 @@ def main() -> None:
         if truth is None:
             print(f"{path.name}: no face found, skipped")
             continue
+        small = degraded(truth)
+        if args.presets:
+            truth = cv2.resize(truth, (side, side), interpolation=cv2.INTER_AREA)
         scorer = Scorer(truth)
-        given = lanczos(degraded(truth))
+        given = cv2.resize(small, (side, side), interpolation=cv2.INTER_LANCZOS4)
         print(f"{path.stem[:15]:<16}{'(original)':<20}{0:>9.3f}{'':>8}{'':>7}{sharpness(scorer.region(truth)):>8.0f}")
         strip = [truth, given]
         for engine in engines:
-            out, seconds, details = run(engine, given)
+            out, seconds, details = run(engine, small if args.presets and engine != "lanczos" else given, bool(args.presets))
             distance, db, similarity, sharp = scorer.score(out, truth)
             totals[engine].append((distance, db, similarity, sharp, seconds))
             guard = ", ".join(f"{a} ({b}->{c})" for a, b, c in zip(details.get("identity_action", []), details.get("identity_distance", []), details.get("identity_distance_after", [])))
-            print(f"{'':<16}{engine:<20}{distance:>9.3f}{db:>8.2f}{similarity:>7.3f}{sharp:>8.0f}{seconds:>7.1f}  {guard}")
+            ran = f" [{details['engine']}]" if args.presets and "engine" in details else ""
+            print(f"{'':<16}{engine:<20}{distance:>9.3f}{db:>8.2f}{similarity:>7.3f}{sharp:>8.0f}{seconds:>7.1f}  {guard}{ran}")
             strip.append(out)
         if args.save:
             args.save.mkdir(parents=True, exist_ok=True)

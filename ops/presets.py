@@ -17,12 +17,12 @@ def step(operation: str, engine: str = "auto", instead: tuple[str, ...] = (), **
     return {"type": operation, "params": params, "engine": engine, "fallback": list(instead) if instead else engine != "auto"}
 
 
-def _face(name: str, display: str, scale: int, engine: str, level: float, coins: int, summary: str) -> Preset:
+def _face(name: str, display: str, scale: int, engine: str, level: float, coins: int, summary: str, instead: tuple[str, ...]) -> Preset:
     return Preset(
         name=name,
         display_name=display,
         summary=summary,
-        steps=(step("enhance", scale=scale), step("enhance-face", engine=engine, enhancement_level=level)),
+        steps=(step("enhance", scale=scale), step("enhance-face", engine=engine, instead=instead, enhancement_level=level)),
         coins=coins,
     )
 
@@ -38,16 +38,20 @@ def _upscale(name: str, display: str, scale: int, engine: str, coins: int, summa
 
 CLEAR = "Upscale, then restore faces with GFPGAN at full strength: crisp, clean faces."
 NATURAL = "Upscale, then restore faces with CodeFormer at balanced fidelity: natural skin and identity."
+#: offline, each face name keeps its meaning (bench/faces.py --presets): Clear the sharper restorer,
+#: Natural the faithful one (closer to the original person, no invented texture)
+OFFLINE_CLEAR = ("aligned-realesrgan", "faithful-face")
+OFFLINE_NATURAL = ("faithful-face",)
 GENERAL = "Real-ESRGAN x4plus: strong detail synthesis for everyday photos."
 FIDELITY = "realesr-general-x4v3 with its denoise blend: less hallucination, stays close to the original."
 #: offline, the network closest to the truth by bench/fidelity.py (PSNR/SSIM against the originals)
 OFFLINE_FIDELITY = ("realesr-animevideov3",)
 
 PRESETS: tuple[Preset, ...] = (
-    _face("face_2x", "Face Clear Model 2x", 2, "gfpgan-v1.4", 1.0, 30, CLEAR),
-    _face("face_4x", "Face Clear Model 4x", 4, "gfpgan-v1.4", 1.0, 45, CLEAR),
-    _face("face_v2_2x", "Face Natural Model 2x", 2, "codeformer", 0.5, 30, NATURAL),
-    _face("face_v2_4x", "Face Natural Model 4x", 4, "codeformer", 0.5, 45, NATURAL),
+    _face("face_2x", "Face Clear Model 2x", 2, "gfpgan-v1.4", 1.0, 30, CLEAR, OFFLINE_CLEAR),
+    _face("face_4x", "Face Clear Model 4x", 4, "gfpgan-v1.4", 1.0, 45, CLEAR, OFFLINE_CLEAR),
+    _face("face_v2_2x", "Face Natural Model 2x", 2, "codeformer", 0.5, 30, NATURAL, OFFLINE_NATURAL),
+    _face("face_v2_4x", "Face Natural Model 4x", 4, "codeformer", 0.5, 45, NATURAL, OFFLINE_NATURAL),
     _upscale("general_2x", "General Enhance Model 2x", 2, "realesrgan-x4plus", 20, GENERAL),
     _upscale("general_4x", "General Enhance Model 4x", 4, "realesrgan-x4plus", 30, GENERAL),
     _upscale("high_fidelity_2x", "High Fidelity Model 2x", 2, "realesr-general-x4v3", 25, FIDELITY, OFFLINE_FIDELITY),

@@ -1,17 +1,22 @@
-"""enhance-face: detection with landmarks, alignment, the offline restorer, GFPGAN and CodeFormer
-with random weights through the same loading code, group photos, and no-face pictures."""
+"""enhance-face: detection with landmarks, alignment, the offline restorers, GFPGAN and CodeFormer
+with random weights through the same loading code, group photos, no-face pictures, and the
+identity guard every restored face goes through."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import cv2
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
 from ops import chain
+from ops.engines.face import FaithfulFace, Restored
 from ops.engines.faces import find_faces
 from ops.imageio import Picture
-from ops.restore import align
+from ops.restore import align, identity
 from tests.conftest import EXAMPLES
 
 
@@ -35,7 +40,7 @@ def test_the_face_is_found_with_landmarks_and_aligned_to_the_template(portrait: 
 def test_offline_enhance_changes_the_face_and_nothing_far_outside(portrait: np.ndarray) -> None:
     result = enhance(portrait)
     step = result.steps[0]
-    assert step.engine in ("aligned-realesrgan", "gfpgan-v1.4", "codeformer") and step.details["faces"] == 1
+    assert step.engine in ("faithful-face", "gfpgan-v1.4", "codeformer") and step.details["faces"] == 1
     diff = np.abs(result.picture.pixels.astype(int) - portrait)
     (face,), _ = find_faces(portrait)
     x0, y0, x1, y1 = face.box
@@ -76,5 +81,113 @@ def test_gfpgan_and_codeformer_with_random_weights(random_weights, portrait: np.
         result = enhance(small, engine)
         assert result.steps[0].engine == engine and result.picture.pixels.shape == small.shape
         assert result.steps[0].details["backend"] == "torch-fp32"  # the backend tests ask for (tests/conftest.py)
+        details = result.steps[0].details  # random weights paint no face: the guard takes the person back
+        assert details["identity_distance_after"][0] <= identity.THRESHOLD and len(details["identity_action"]) == 1
     assert np.array_equal(enhance(small, "gfpgan-v1.4").picture.pixels, enhance(small, "gfpgan-v1.4").picture.pixels), "deterministic"
     assert any("non-commercial" in w for w in result.steps[0].warnings)  # CodeFormer's licence travels with its results
+
+
+# --- the identity guard and the faithful default -------------------------------------------------
+
+
+def chip_of(pixels: np.ndarray) -> np.ndarray:
+    (face,), _ = find_faces(pixels)
+    return align.align(pixels.astype(np.float32) / 255, align.similarity(face.landmarks, nose_is_base=bool(np.isnan(face.landmarks[3:]).all())))
+
+
+@pytest.fixture(scope="module")
+def portrait_chip(portrait: np.ndarray) -> np.ndarray:
+    return chip_of(portrait)
+
+
+def test_the_descriptor_is_deterministic_and_tells_a_face_from_a_changed_one(portrait_chip: np.ndarray) -> None:
+    chip = portrait_chip
+    shape = identity.landmarks(chip)
+    reference = identity.descriptor(chip, shape)
+    assert reference.shape == (128,) and np.array_equal(reference, identity.descriptor(chip, shape))
+    noisy = np.clip(chip + np.random.default_rng(0).normal(0, 0.02, chip.shape), 0, 1)
+    assert identity.distance(identity.descriptor(noisy, shape), reference) < 0.1  # the same person through a little noise
+    upside_down = np.ascontiguousarray(chip[::-1])
+    assert identity.distance(identity.descriptor(upside_down, shape), reference) > identity.SAME_PERSON
+
+
+def texture(face: np.ndarray) -> np.ndarray:
+    noise = cv2.GaussianBlur(np.random.default_rng(1).random(face.shape).astype(np.float32), (0, 0), 4)
+    return (noise - noise.min()) / (noise.max() - noise.min())
+
+
+@pytest.mark.parametrize("stranger", [texture, lambda face: np.ascontiguousarray(face[::-1])], ids=["random texture", "another face"])
+def test_a_restorer_that_changes_the_person_is_blended_back(
+    monkeypatch: pytest.MonkeyPatch, portrait: np.ndarray, portrait_chip: np.ndarray, stranger: Callable[[np.ndarray], np.ndarray]
+) -> None:
+    def restore(self: FaithfulFace, face: np.ndarray, level: float, *args: object, **kwargs: object) -> Restored:
+        return Restored(stranger(face), level)
+
+    monkeypatch.setattr(FaithfulFace, "restore", restore)
+    result = enhance(portrait, "faithful-face", level=1.0)
+    details, warnings = result.steps[0].details, result.steps[0].warnings
+    assert details["identity_distance"][0] > identity.THRESHOLD >= details["identity_distance_after"][0]
+    assert details["identity_action"][0].startswith("blended ") or details["identity_action"][0] == "input face kept"
+    assert any("drifted from the person" in w for w in warnings)
+    out = chip_of(result.picture.pixels)  # the face in the result, read as dlib reads it: still the person
+    shape = identity.landmarks(portrait_chip)
+    assert identity.distance(identity.descriptor(out, shape), identity.descriptor(portrait_chip, shape)) < identity.THRESHOLD + 0.05
+
+
+Degraded = tuple[np.ndarray, np.ndarray, tuple[int, int, int, int]]
+
+
+@pytest.fixture(scope="module")
+def degraded(portrait: np.ndarray) -> Degraded:
+    """(original 512 px face crop, its 128 px JPEG q40 copy Lanczos-upscaled back, the face box)."""
+    truth = cv2.resize(portrait[20:248, 100:328], (512, 512), interpolation=cv2.INTER_LANCZOS4)
+    _, data = cv2.imencode(".jpg", cv2.cvtColor(cv2.resize(truth, (128, 128), interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 40])
+    small = cv2.cvtColor(cv2.imdecode(data, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    (face,), _ = find_faces(truth)
+    return truth, cv2.resize(small, (512, 512), interpolation=cv2.INTER_LANCZOS4), face.box
+
+
+def sharpness(rgb: np.ndarray) -> float:
+    """Variance of the Laplacian of the luma."""
+    return float(cv2.Laplacian(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float64), cv2.CV_64F).var())
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    return float(10 * np.log10(255**2 / np.mean((a.astype(np.float64) - b) ** 2)))
+
+
+def test_the_offline_default_is_sharper_than_lanczos_and_keeps_the_person(degraded: Degraded) -> None:
+    truth, lanczos, (x0, y0, x1, y1) = degraded
+    result = enhance(lanczos)
+    step = result.steps[0]
+    assert step.engine == "faithful-face" and step.details["identity_action"] == ["kept"]
+    out, box = result.picture.pixels, (slice(y0, y1), slice(x0, x1))
+    assert sharpness(lanczos[box]) * 1.3 < sharpness(out[box]) < sharpness(truth[box])  # sharper, never past the original
+    assert psnr(out[box], truth[box]) > psnr(lanczos[box], truth[box])
+    chip = chip_of(truth)  # both read through the original's landmarks, on the original's frame
+    shape = identity.landmarks(chip)
+    matrix = align.similarity(find_faces(truth)[0][0].landmarks, nose_is_base=True)
+    reference = identity.descriptor(chip, shape)
+    far = [identity.distance(identity.descriptor(align.align(image.astype(np.float32) / 255, matrix), shape), reference) for image in (lanczos, out)]
+    assert far[1] <= far[0] + 0.02, f"identity distance to the original: Lanczos {far[0]:.3f}, faithful-face {far[1]:.3f}"
+    means = [image[box].reshape(-1, 3).mean(axis=0) for image in (out, lanczos)]
+    assert np.abs(means[0] - means[1]).max() < 2.0  # colour kept
+
+
+def test_the_face_model_names_keep_their_meaning_offline() -> None:
+    from ops.engines import ENGINES
+
+    if ENGINES["gfpgan-v1.4"].unavailable_reason() is None or ENGINES["codeformer"].unavailable_reason() is None:
+        pytest.skip("GFPGAN or CodeFormer is installed: the names run their own engines")
+    engines = {name: next(s.engine.name for s in chain.plan_model(name) if s.operation.name == "enhance-face") for name in ("face_2x", "face_v2_2x")}
+    assert engines == {"face_2x": "aligned-realesrgan", "face_v2_2x": "faithful-face"}  # Clear: sharper; Natural: faithful
+
+
+def test_old_photo_faces_go_through_the_guard(monkeypatch: pytest.MonkeyPatch, portrait: np.ndarray) -> None:
+    def restore(self: FaithfulFace, face: np.ndarray, level: float, *args: object, **kwargs: object) -> Restored:
+        return Restored(texture(face), level)
+
+    monkeypatch.setattr(FaithfulFace, "restore", restore)
+    small = portrait[20:248, 100:328].copy()
+    step = chain.run(Picture(small), chain.plan([{"type": "restore-old-photo", "params": {"auto_repair_damage": False, "face_enhancement_level": 1.0}}])).steps[0]
+    assert any("drifted from the person" in w for w in step.warnings)

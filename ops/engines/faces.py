@@ -12,8 +12,7 @@ import cv2
 import numpy as np
 
 from ..imageio.pixels import to_8bit
-from ..runtime.manager import file_bytes, network
-from ..weights import entry, find, installed, require
+from ..weights import entry, find
 
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1
 
@@ -39,7 +38,7 @@ def find_faces(rgb: np.ndarray) -> tuple[list[Face], str]:
     path = find(entry("yunet").files[0])
     if path is not None:
         faces, name = _yunet(str(path), small), "yunet"
-    elif installed(entry(DLIB)):
+    elif _detector_installed():
         faces, name = _dlib(small), "dlib-mmod"
     else:
         faces, name = _haar(small), "haar-cascade"
@@ -47,20 +46,21 @@ def find_faces(rgb: np.ndarray) -> tuple[list[Face], str]:
 
 
 DLIB = "dlib-face-landmarks"
+DETECTOR_FILES = ("mmod_human_face_detector.dat", "shape_predictor_5_face_landmarks.dat")  # the entry also holds the descriptor
+
+
+def _detector_installed() -> bool:
+    """The files that find faces (an install from before the descriptor joined the entry still
+    detects; the identity guard then says what is missing)."""
+    return all(find(f) is not None for f in entry(DLIB).files if f.file in DETECTOR_FILES)
 
 
 def _dlib_models() -> tuple[Any, Any]:
-    """(MMOD CNN detector, 5-point shape predictor), loaded once by the network manager."""
-    paths = require(entry(DLIB))
+    """(MMOD CNN detector, 5-point shape predictor), loaded once with the descriptor (``ops.restore.identity``)."""
+    from ..restore.identity import dlib_models
 
-    def load() -> tuple[Any, Any]:
-        import dlib
-
-        return dlib.cnn_face_detection_model_v1(str(paths["mmod_human_face_detector.dat"])), dlib.shape_predictor(
-            str(paths["shape_predictor_5_face_landmarks.dat"])
-        )
-
-    return network(f"dlib:{DLIB}", load, file_bytes(*paths.values()))
+    models = dlib_models()
+    return models.detector, models.predictor
 
 
 def _dlib(rgb: np.ndarray) -> list[Face]:
@@ -111,4 +111,4 @@ def _haar(rgb: np.ndarray) -> list[Face]:
     side = max(24, min(rgb.shape[:2]) // 12)
     found = cascade.detectMultiScale(grey, scaleFactor=1.1, minNeighbors=6, minSize=(side, side))
     faces = [Face((int(x), int(y), int(x + w), int(y + h))) for x, y, w, h in (found if len(found) else [])]
-    return [_with_landmarks(rgb, face) for face in faces] if installed(entry(DLIB)) else faces
+    return [_with_landmarks(rgb, face) for face in faces] if _detector_installed() else faces

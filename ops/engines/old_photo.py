@@ -65,7 +65,8 @@ class OldPhoto(Engine):
             restorer = best("enhance-face")
             face_ctx = RunContext(hints=ctx.hints)
             picture = restorer.run(picture, EnhanceFaceParams(enhancement_level=params.face_enhancement_level), face_ctx)
-            ctx.detail(faces=face_ctx.details.get("faces", 0), face_engine=restorer.name)
+            ctx.detail(faces=face_ctx.details.get("faces", 0), face_engine=restorer.name,
+                       **{k: v for k, v in face_ctx.details.items() if k.startswith("identity_")})  # what the identity guard measured and did
             stages.append(f"faces ({restorer.name})")
             for warning in face_ctx.warnings:
                 ctx.warn(warning)

@@ -34,7 +34,7 @@ ENHANCE_FACE = Operation(
     summary="Restore and sharpen faces in portraits and group photos",
     params=EnhanceFaceParams,
     group="Faces & Restore",
-    engines=("gfpgan-v1.4", "codeformer", "aligned-realesrgan"),
+    engines=("gfpgan-v1.4", "codeformer", "faithful-face", "aligned-realesrgan"),
     credits=2,
     label="Restore faces",
 )

@@ -8,51 +8,66 @@ landmarks are found once, on the input face, and the restored face is read throu
 only the pixels differ, never the geometry.
 
 The guard blends the input face back (less of the restoration) until the restored face is within
-:data:`THRESHOLD` of the input face. The threshold is measured (``python bench/faces.py``): on six
-portraits brought to 128 px with JPEG q40 and Lanczos-upscaled, the input face is 0.14-0.31 from
-the original; faithful restorations move 0.03-0.08 from that input, Real-ESRGAN on the aligned face
-0.09-0.25 (and loses the eyes behind glasses). 0.12 keeps every faithful result whole and pulls a
-restorer that changes the person back towards the input, whose own distance to the truth is the
-best identity this photo can promise.
+:data:`THRESHOLD` of the input face. Measured (``python bench/faces.py``: six portraits brought to
+128 px with JPEG q40 and Lanczos-upscaled): the input face is 0.20-0.33 from the original; the
+faithful restorer moves 0.06-0.21 from its input (while moving closer to the original), Real-ESRGAN
+on the aligned face 0.08-0.31. The threshold is dlib's 0.6 less the worst input measured (0.33),
+with a margin: 0.25. By the triangle inequality a guarded face is then within 0.58 of the person for
+inputs degraded that much, under dlib's same-person line, and faithful results pass whole.
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from ..runtime.manager import file_bytes, network
-from ..weights import entry, find, require
+from ..weights import MissingWeightsError, entry, find, installed, require
 
 WEIGHTS = "dlib-face-landmarks"
 DESCRIPTOR = "dlib_face_recognition_resnet_model_v1.dat"
 LANDMARKS = "shape_predictor_5_face_landmarks.dat"
+DETECTOR = "mmod_human_face_detector.dat"
 SAME_PERSON = 0.6  # dlib's own threshold between two photos of one person
-THRESHOLD = 0.12  # restored face to input face, measured (module docstring)
+THRESHOLD = 0.25  # restored face to input face, measured (module docstring)
 STEPS = (0.8, 0.6, 0.4, 0.2, 0.0)  # fractions of the restoration tried, most first
 #: where dlib's face detector puts the face in the 512 FFHQ frame (measured on aligned faces)
 CHIP_BOX = (116, 156, 396, 436)
+_LOCK = threading.RLock()  # dlib's networks keep their activations in the object: one call at a time
+
+
+@dataclass(frozen=True)
+class DlibModels:
+    detector: Any  # MMOD CNN face detector
+    predictor: Any  # 5-point landmarks
+    descriptor: Any | None  # ResNet descriptor; None on an install from before it joined the entry
 
 
 def available() -> bool:
-    """Whether the descriptor and the landmark model are installed."""
-    files = {f.file: f for f in entry(WEIGHTS).files}
-    return all(name in files and find(files[name]) is not None for name in (DESCRIPTOR, LANDMARKS))
+    """Whether the descriptor is installed (with the landmark and detector models of its entry)."""
+    return installed(entry(WEIGHTS))
 
 
-def _models() -> tuple[Any, Any]:
-    """(5-point shape predictor, ResNet descriptor), loaded once by the network manager."""
+def dlib_models() -> DlibModels:
+    """dlib's face models, loaded once as one network (the detector of ``ops.engines.faces`` too: one
+    slot of the network manager for a whole face job, not three)."""
     weights = entry(WEIGHTS)
-    paths = require(weights.model_copy(update={"files": tuple(f for f in weights.files if f.file in (DESCRIPTOR, LANDMARKS))}))
+    wanted = tuple(f for f in weights.files if f.file != DESCRIPTOR or find(f) is not None)  # the descriptor where installed
+    paths = require(weights.model_copy(update={"files": wanted}))
 
-    def load() -> tuple[Any, Any]:
+    def load() -> DlibModels:
         import dlib
 
-        return dlib.shape_predictor(str(paths[LANDMARKS])), dlib.face_recognition_model_v1(str(paths[DESCRIPTOR]))
+        return DlibModels(
+            dlib.cnn_face_detection_model_v1(str(paths[DETECTOR])),
+            dlib.shape_predictor(str(paths[LANDMARKS])),
+            dlib.face_recognition_model_v1(str(paths[DESCRIPTOR])) if DESCRIPTOR in paths else None,
+        )
 
-    return network(f"dlib:{DESCRIPTOR}", load, file_bytes(*paths.values()))
+    return network(f"dlib:{WEIGHTS}:{'+'.join(sorted(paths))}", load, file_bytes(*paths.values()))
 
 
 def _eight(chip: np.ndarray) -> np.ndarray:
@@ -66,16 +81,20 @@ def landmarks(chip: np.ndarray) -> Any:
     """dlib's 5 points on a face already aligned to the 512 FFHQ frame (``ops.restore.align``)."""
     import dlib
 
-    predictor, _ = _models()
     scale = chip.shape[0] / 512
-    return predictor(_eight(chip), dlib.rectangle(*(int(round(v * scale)) for v in CHIP_BOX)))
+    with _LOCK:
+        return dlib_models().predictor(_eight(chip), dlib.rectangle(*(int(round(v * scale)) for v in CHIP_BOX)))
 
 
 def descriptor(chip: np.ndarray, shape: Any | None = None) -> np.ndarray:
     """The 128-d descriptor of an aligned face, read through ``shape`` (default: its own landmarks).
     Deterministic: no jitter."""
-    _, model = _models()
-    return np.asarray(model.compute_face_descriptor(_eight(chip), shape if shape is not None else landmarks(chip), 0), np.float64)
+    model = dlib_models().descriptor
+    if model is None:
+        raise MissingWeightsError(f"{DESCRIPTOR} is not installed: run `python -m ops weights fetch {WEIGHTS}`")
+    shape = shape if shape is not None else landmarks(chip)
+    with _LOCK:
+        return np.asarray(model.compute_face_descriptor(_eight(chip), shape, 0), np.float64)
 
 
 def distance(a: np.ndarray, b: np.ndarray) -> float:
@@ -89,15 +108,14 @@ class Guarded:
     amount: float  # how much of the restored face to blend in (0: the input face)
     before: float  # distance of the restored face (as the restorer asked) to the input face
     after: float  # the same, at ``amount``
-    action: str
-
-    def fraction(self, asked: float) -> float:
-        return self.amount / asked if asked > 0 else 1.0
+    action: str  # "kept", "blended 0.6" (that share of the restoration kept), or "input face kept"
 
 
 def guard(aligned: np.ndarray, restored: np.ndarray, amount: float, threshold: float = THRESHOLD) -> Guarded:
     """The largest share of ``amount`` (from :data:`STEPS`) at which ``aligned`` blended with
     ``restored`` stays within ``threshold`` of ``aligned``; both are float RGB in the 512 frame."""
+    if amount <= 0:
+        return Guarded(0.0, 0.0, 0.0, "kept")
     shape = landmarks(aligned)
     reference = descriptor(aligned, shape)
 
@@ -105,7 +123,7 @@ def guard(aligned: np.ndarray, restored: np.ndarray, amount: float, threshold: f
         return distance(descriptor(aligned + (restored - aligned) * share, shape), reference)
 
     before = drift(amount)
-    if before <= threshold or amount <= 0:
+    if before <= threshold:
         return Guarded(amount, round(before, 4), round(before, 4), "kept")
     for step in STEPS:
         after = drift(amount * step) if step > 0 else 0.0
