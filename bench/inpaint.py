@@ -1,19 +1,29 @@
-"""Which fill would a person keep: real photos with synthetic holes (blobs, strokes, object-sized
-boxes), filled by OpenCV's Telea and Navier-Stokes, by every installed remove-object engine, and
+"""Which fill would a person keep: real photos with object-sized box holes (each side 10-20% of the
+photo's, at several positions), filled by OpenCV's Telea and Navier-Stokes and by every installed
+remove-object engine (through the engine's own crop-and-paste frame, as the CLI runs it), and
 scored against the original inside the hole.
 
-Scores (mean over photos and masks): PSNR and SSIM inside the hole (higher is better), and the
-texture distance: the L1 distance between the gradient-magnitude histograms of the filled hole
-and of a ring of untouched surroundings (lower is better: a fill as busy as its neighbourhood).
-Usage: python bench/inpaint.py [--seed 0] [--pictures DIR]
-(--pictures writes one strip per object-sized hole: the hole marked, then each fill, cropped around it.)
+Photos come from two sources: the example photos (the offline fill was tuned on them and on the
+first four scikit-image photos) and scikit-image's bundled photos it was not tuned on (held out),
+plus any folder given with --photos. Scores per group (mean over photos and holes): PSNR inside
+the hole, SSIM on luminance over the hole's box with 8 px around (higher is better), the texture
+distance (L1 between gradient-magnitude histograms of the fill and of a ring of untouched
+surroundings; lower is a fill as busy as its neighbourhood) and seconds per fill.
+--against REV also runs ``ops/restore/patchmatch.py`` as it was at git revision REV (read with
+``git show``), to compare a change with what it replaces.
+Usage: python bench/inpaint.py [--holes 4] [--seed 0] [--against REV] [--photos DIR] [--pictures DIR]
+(--pictures writes one strip per photo: the hole marked, then each fill, cropped around it.)
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -23,20 +33,57 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+TUNED_SKIMAGE = ("motorcycle_left.png", "camera.png", "ihc.png", "coins.png")
+HELD_OUT_SKIMAGE = ("brick.png", "grass.png", "gravel.png", "moon.png", "retina.jpg", "hubble_deep_field.jpg", "clock_motion.png", "cell.png")
+SIDE = 512  # photos are brought to this long side: the size a person removes objects at
 
-def masks(height: int, width: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """Three kinds of hole a person makes: a blob, brush strokes, an object-sized box."""
-    blob = np.zeros((height, width), np.uint8)
-    centre = (int(rng.integers(width // 4, 3 * width // 4)), int(rng.integers(height // 4, 3 * height // 4)))
-    cv2.ellipse(blob, centre, (width // 12, height // 9), float(rng.uniform(0, 180)), 0, 360, 1, -1)
-    strokes = np.zeros((height, width), np.uint8)
-    for _ in range(3):
-        points = rng.integers(0, [width, height], size=(4, 2)).astype(np.int32)
-        cv2.polylines(strokes, [points], False, 1, max(4, width // 60))
-    box = np.zeros((height, width), np.uint8)
-    x, y = int(rng.integers(0, width - width // 5)), int(rng.integers(0, height - height // 4))
-    box[y : y + height // 4, x : x + width // 5] = 1
-    return {"blob": blob.astype(bool), "strokes": strokes.astype(bool), "object": box.astype(bool)}
+
+def boxes(height: int, width: int, count: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """Object-sized holes: boxes with sides of 10-20% of the photo's, anywhere but the outer 4 px."""
+    holes = []
+    for _ in range(count):
+        bw, bh = int(width * rng.uniform(0.1, 0.2)), int(height * rng.uniform(0.1, 0.2))
+        x, y = int(rng.integers(4, width - bw - 4)), int(rng.integers(4, height - bh - 4))
+        hole = np.zeros((height, width), bool)
+        hole[y : y + bh, x : x + bw] = True
+        holes.append(hole)
+    return holes
+
+
+def photo_groups(extra: Path | None) -> dict[str, dict[str, np.ndarray]]:
+    """{group: {name: RGB}}; scikit-image's photos ship inside its wheel (no download)."""
+    from PIL import Image
+
+    def load(path: Path) -> np.ndarray:
+        image = np.asarray(Image.open(path).convert("RGB"))
+        scale = SIDE / max(image.shape[:2])
+        return cv2.resize(image, (round(image.shape[1] * scale), round(image.shape[0] * scale)), interpolation=cv2.INTER_AREA) if scale < 1 else image
+
+    tuned = {p.stem: load(p) for p in sorted((ROOT / "examples").glob("*.jpg"))}
+    groups = {"tuned on": tuned}
+    try:
+        import skimage.data
+
+        folder = Path(skimage.data.__file__).parent
+        tuned.update({name.split(".")[0]: load(folder / name) for name in TUNED_SKIMAGE if (folder / name).exists()})
+        groups["held out"] = {name.split(".")[0]: load(folder / name) for name in HELD_OUT_SKIMAGE if (folder / name).exists()}
+    except ImportError:
+        print("scikit-image is not installed: no held-out photos")
+    if extra:
+        groups[extra.name] = {p.stem: load(p) for p in sorted(extra.iterdir()) if p.suffix.lower() in {".jpg", ".jpeg", ".png", ".webp"}}
+    return {name: photos for name, photos in groups.items() if photos}
+
+
+def module_at(revision: str) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """``patchmatch.fill`` as the file was at ``revision`` (a self-contained module: numpy + OpenCV)."""
+    source = subprocess.run(["git", "show", f"{revision}:ops/restore/patchmatch.py"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    path = Path(tempfile.mkdtemp()) / "patchmatch_then.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location("patchmatch_then", path)
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    sys.modules["patchmatch_then"] = module
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module.fill
 
 
 def texture_distance(image: np.ndarray, hole: np.ndarray) -> float:
@@ -68,50 +115,70 @@ def write_strip(target: Path, image: np.ndarray, hole: np.ndarray, results: dict
     Image.fromarray(np.concatenate(tiles, axis=1)).save(target, quality=88, optimize=True)
 
 
+def scores(out: np.ndarray, image: np.ndarray, hole: np.ndarray) -> tuple[float, float, float]:
+    from fidelity import luma, psnr, ssim
+
+    y0, y1 = np.flatnonzero(hole.any(axis=1))[[0, -1]]
+    x0, x1 = np.flatnonzero(hole.any(axis=0))[[0, -1]]
+    box = (slice(max(0, y0 - 8), y1 + 9), slice(max(0, x0 - 8), x1 + 9))
+    return psnr(out[hole], image[hole]), ssim(luma(out[box]), luma(image[box])), texture_distance(out, hole)
+
+
 def main() -> None:
-    from fidelity import psnr, ssim
-
-    from PIL import Image
-
     from ops.engines import engines_for
-    from ops.imageio import Picture
     from ops.engines.base import ENGINES, RunContext
+    from ops.imageio import Picture
     from ops.registry import get_operation
+    from ops.runtime.backends.verdicts import cpu_flags
 
     parser = argparse.ArgumentParser()
+    parser.add_argument("--holes", type=int, default=4, help="box holes per photo")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--pictures", type=Path, help="write before/after strips of the object-sized holes here")
+    parser.add_argument("--against", help="also run ops/restore/patchmatch.py as it was at this git revision")
+    parser.add_argument("--photos", type=Path, help="a folder of more photos (a group of its own)")
+    parser.add_argument("--pictures", type=Path, help="write before/after strips (the first hole of each photo) here")
     args = parser.parse_args()
-    rng = np.random.default_rng(args.seed)
-    photos = [p for p in sorted((ROOT / "examples").glob("*.jpg")) if "text" not in p.name]
     engines = [name for name, reason in engines_for(get_operation("remove-object")) if reason is None]
-    scores: dict[str, list[tuple[float, float, float, float]]] = {}
-    for path in photos:
-        image = np.asarray(Image.open(path).convert("RGB"))
-        for kind, hole in masks(*image.shape[:2], rng).items():
-            fills = {
-                "cv2 Telea": lambda: cv2.inpaint(image, hole.astype(np.uint8), 5, cv2.INPAINT_TELEA),
-                "cv2 Navier-Stokes": lambda: cv2.inpaint(image, hole.astype(np.uint8), 5, cv2.INPAINT_NS),
-                **{name: (lambda name=name: ENGINES[name].inpaint(Picture(image.copy()), hole, RunContext()).pixels) for name in engines},  # type: ignore[attr-defined]
-            }
-            results = {}
-            for name, fill in fills.items():
-                started = time.perf_counter()
-                out = results[name] = fill()
-                seconds = time.perf_counter() - started
-                y0, y1 = np.flatnonzero(hole.any(axis=1))[[0, -1]]
-                x0, x1 = np.flatnonzero(hole.any(axis=0))[[0, -1]]
-                box = (slice(max(0, y0 - 8), y1 + 9), slice(max(0, x0 - 8), x1 + 9))
-                luma_out = out[box].astype(np.float64) @ np.array([0.299, 0.587, 0.114])
-                luma_in = image[box].astype(np.float64) @ np.array([0.299, 0.587, 0.114])
-                scores.setdefault(name, []).append((psnr(out[hole], image[hole]), ssim(luma_out, luma_in), texture_distance(out, hole), seconds))
-            if args.pictures and kind == "object":
-                write_strip(args.pictures / f"inpaint-{path.stem}.jpg", image, hole, results)
-    print(f"photos: {', '.join(p.name for p in photos)}; masks: blob, strokes, object-sized box (seed {args.seed})")
-    print(f"{'fill':<22} {'PSNR dB':>8} {'SSIM':>7} {'texture':>8} {'seconds':>8}   (texture: lower is better)")
-    for name, rows in scores.items():
-        values = np.array(rows)
-        print(f"{name:<22} {values[:, 0].mean():>8.2f} {values[:, 1].mean():>7.4f} {values[:, 2].mean():>8.3f} {values[:, 3].mean():>8.2f}")
+    then = module_at(args.against) if args.against else None
+
+    def engine(name: str) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+        return lambda image, hole: ENGINES[name].inpaint(Picture(image.copy()), hole, RunContext()).pixels  # type: ignore[attr-defined]
+
+    def old(image: np.ndarray, hole: np.ndarray) -> np.ndarray:  # through the same frame as the engine
+        from ops.engines.inpaint import PatchFill
+
+        class Then(PatchFill):
+            def fill(self, rgb, mask, progress=None, int8=False):  # type: ignore[no-untyped-def]
+                return then(rgb, mask)  # type: ignore[misc]
+
+        return Then().inpaint(Picture(image.copy()), hole, RunContext()).pixels
+
+    fills: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
+        "cv2 Telea": lambda image, hole: cv2.inpaint(image, hole.astype(np.uint8), 5, cv2.INPAINT_TELEA),
+        "cv2 Navier-Stokes": lambda image, hole: cv2.inpaint(image, hole.astype(np.uint8), 5, cv2.INPAINT_NS),
+        **({f"patchmatch@{args.against}": old} if then else {}),
+        **{name: engine(name) for name in engines},
+    }
+    print(f"object-sized box holes (sides 10-20% of the photo's, {args.holes} a photo, seed {args.seed}); photos at most {SIDE} px; CPU flags: {cpu_flags()}")
+    for group, photos in photo_groups(args.photos).items():
+        rng = np.random.default_rng(args.seed)
+        rows: dict[str, list[tuple[float, ...]]] = {}
+        for name, image in photos.items():
+            for number, hole in enumerate(boxes(*image.shape[:2], args.holes, rng)):
+                results = {}
+                for label, fill in fills.items():
+                    started = time.perf_counter()
+                    out = results[label] = fill(image, hole)
+                    seconds = time.perf_counter() - started
+                    assert np.array_equal(out[~hole], image[~hole]), f"{label} changed pixels outside the hole"
+                    rows.setdefault(label, []).append((*scores(out, image, hole), seconds))
+                if args.pictures and number == 0:
+                    write_strip(args.pictures / f"inpaint-{name}.jpg", image, hole, results)
+        print(f"\n{group}: {', '.join(photos)} ({len(photos) * args.holes} holes)")
+        print(f"{'fill':<24} {'PSNR dB':>8} {'SSIM':>7} {'texture':>8} {'seconds':>8}")
+        for label, values in rows.items():
+            mean = np.array(values).mean(axis=0)
+            print(f"{label:<24} {mean[0]:>8.2f} {mean[1]:>7.4f} {mean[2]:>8.3f} {mean[3]:>8.2f}")
 
 
 if __name__ == "__main__":

@@ -79,16 +79,18 @@ def crop_around(mask: np.ndarray, width: int, height: int, context: float) -> tu
 
 
 class PatchFill(Inpainter):
-    """Offline: the photo's own patches, matched coarse-to-fine and guided by a diffusion fill's edges.
+    """Offline: the photo's own nearby patches, matched coarse-to-fine from a membrane fill and blended in.
 
-    Diffusion alone (one cv2.inpaint call) smears flat, plastic streaks across anything bigger
-    than a scratch; copying patches keeps the surroundings' texture (``ops.restore.patchmatch``).
+    Diffusion alone (one cv2.inpaint call) streaks the rim across anything bigger than a scratch;
+    a patch search over the whole photo pastes what happens to match from anywhere. This one
+    (``ops.restore.patchmatch``) takes colours from the rim and texture from the hole's
+    surroundings, and blends the copy in by solving Poisson's equation: no seams.
     """
 
     name = "patchmatch"
     working_side = 768
     context = 1.0
-    description = "exemplar fill: PatchMatch guided by a Telea structure map (OpenCV + numpy, no weights)"
+    description = "exemplar fill: nearby patches (PatchMatch) guided by a membrane fill, Poisson-blended (OpenCV + numpy, no weights)"
 
     def fill(self, rgb: np.ndarray, mask: np.ndarray, progress: Callable[[float], None] | None = None, int8: bool = False) -> np.ndarray:
         return patchmatch.fill(rgb, mask, progress=progress)

@@ -1,12 +1,21 @@
-"""Exemplar fill: coarse-to-fine PatchMatch (Barnes et al. 2009) with Wexler-style EM voting.
+"""Exemplar fill for object removal: a membrane for the colours, the photo's own nearby patches for texture.
 
-Diffusion fills (Telea, Navier-Stokes) continue edges but leave a flat, plastic smear;
-copying patches of the photo itself gives real texture but, left alone, drifts toward the
-smoothest sources (a blurry estimate matches flat patches best) and breaks edges. Here the
-patch distance also compares a blurred Telea fill, the *structure map*: sources must agree
-with where the edges run, and their own texture comes along. What is copied is then brought
-to the border's colour (a smooth offset field) and mixed with a little of the diffusion fill,
-which keeps a wrong guess deep inside a big hole from standing out.
+Diffusion fills (Telea, Navier-Stokes) streak the rim's pixels across a hole and leave an X in a
+box; copying patches of the photo gives real texture, but a patch search over the whole photo
+pastes what matches best by colour from anywhere (skin into a shirt, hair over a table). So:
+
+- the membrane (``ops.restore.membrane``: Laplace's equation, colours from the whole rim) starts
+  the search at the coarsest level and is the *structure map*: a source patch must agree with its
+  blurred colours near the rim, so edges continue from the border inward;
+- sources come from a window around the hole (a few hole thicknesses) and pay for their distance
+  from it, so the surroundings are used first and a far patch must be clearly better;
+- coarse-to-fine PatchMatch (Barnes et al. 2009) with Wexler-style EM voting, then each hole pixel
+  copied from its match (texture stays sharp) in the gradient domain: the copy's differences,
+  read at the sources, integrated with the rim as boundary (Poisson's equation, as in seamless
+  cloning). Where neighbours come from different places or meet the rim there is no step, and a
+  patch copied from a lighter or darker spot takes the rim's shade (a gradient stays a gradient);
+- a share of the membrane is mixed in, which keeps a wrong guess deep inside a big hole from
+  standing out (and is closer to the truth on average).
 
 Pure numpy + OpenCV, vectorised over all target patches of a level at once.
 """
@@ -19,25 +28,28 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from .membrane import harmonic, poisson
+
 RADIUS = 3  # 7x7 patches
 OFFSETS = [(dy, dx) for dy in range(-RADIUS, RADIUS + 1) for dx in range(-RADIUS, RADIUS + 1)]
 
 
 @dataclass(frozen=True)
 class Tuning:
-    """Measured with ``python bench/inpaint.py``; see the README's table."""
+    """Measured with ``python bench/inpaint.py`` (object-sized boxes in photos, PSNR in the hole)."""
 
     known_weight: float = 10.0  # a target patch's known pixels count this much more than guessed ones
-    window: float = 4.0  # sources within this many hole extents of the hole's bounding box
-    structure: float = 1.0  # weight of the blurred Telea map in the patch distance
+    window: float = 4.0  # sources within this many hole thicknesses of the hole
+    nearness: float = 10.0  # squared levels per colour sample a source at the window's edge pays over one at the rim
+    structure: float = 1.0  # weight of the blurred membrane in the patch distance
     structure_blur: float = 2.0
-    structure_reach: float = 4.0  # the map is trusted near the rim (diffusion smears deeper in): weight exp(-depth / reach)
-    diffusion_mix: float = 0.15  # share of the Telea fill in the result
-    offset_blur: float = 2.0
+    structure_reach: float = 4.0  # the map is trusted near the rim (deeper it is a guess): weight exp(-depth / reach)
+    membrane_mix: float = 0.2  # share of the membrane in the result
     coarse_iterations: int = 6  # EM iterations at the coarsest level; finer levels refine
     fine_iterations: int = 2
     search_iterations: int = 3  # propagation + random search rounds per EM iteration
     coarsest_extent: float = 4.0  # go down the pyramid until the hole is about this deep
+    budget: int = 30_000  # target patches above which a level gets one quick pass (seconds on 2 cores)
 
 
 def fill(rgb: np.ndarray, hole: np.ndarray, tuning: Tuning = Tuning(), seed: int = 0, progress: Callable[[float], None] | None = None) -> np.ndarray:
@@ -46,27 +58,27 @@ def fill(rgb: np.ndarray, hole: np.ndarray, tuning: Tuning = Tuning(), seed: int
     ``progress`` gets the finished share of the work after each pyramid level (finer levels cost 4x).
     """
     rng = np.random.default_rng(seed)
-    diffusion = cv2.inpaint(rgb, hole.astype(np.uint8), 5, cv2.INPAINT_TELEA).astype(np.float32)
+    membrane = harmonic(rgb, hole)
     pyramid = _pyramid(rgb.astype(np.float32), hole, tuning.coarsest_extent)
     image, mask = pyramid[-1]
-    current = np.where(mask[..., None], _resize(diffusion, mask.shape), image)
+    current = np.where(mask[..., None], _resize(membrane, mask.shape), image)
     field: tuple[Level, np.ndarray, np.ndarray] | None = None
     for depth, (image, mask) in enumerate(reversed(pyramid)):
         if depth:
             current = np.where(mask[..., None], _resize(current, mask.shape, cv2.INTER_LINEAR), image)
-        structure = tuning.structure * cv2.GaussianBlur(_resize(diffusion, mask.shape), (0, 0), tuning.structure_blur)
+        structure = tuning.structure * cv2.GaussianBlur(_resize(membrane, mask.shape), (0, 0), tuning.structure_blur)
         level = Level(image, mask, structure, tuning)
         sy, sx = level.upsampled(field, rng) if field else level.random_field(rng)
-        for _ in range(tuning.coarse_iterations if depth == 0 else tuning.fine_iterations):
-            cost = level.search(current, sy, sx, tuning.search_iterations, rng)
+        quick = len(level.ty) > tuning.budget  # a big hole's fine levels: the coarse ones found the layout
+        for _ in range(tuning.coarse_iterations if depth == 0 else 1 if quick else tuning.fine_iterations):
+            cost = level.search(current, sy, sx, 1 if quick else tuning.search_iterations, rng)
             current = level.vote(current, sy, sx, cost)
         field = (level, sy, sx)
         if progress:
             progress(sum(4.0**d for d in range(depth + 1)) / sum(4.0**d for d in range(len(pyramid))))
     level, sy, sx = field  # type: ignore[misc]
-    copied = level.copy_centres(current, sy, sx)
-    copied += _border_offset(diffusion - copied, hole, tuning.offset_blur)
-    out = tuning.diffusion_mix * diffusion + (1 - tuning.diffusion_mix) * copied
+    blended = poisson(rgb, hole, level.copied_laplacian(sy, sx))
+    out = tuning.membrane_mix * membrane + (1 - tuning.membrane_mix) * blended
     return np.where(hole[..., None], np.clip(np.rint(out), 0, 255), rgb).astype(np.uint8)
 
 
@@ -75,27 +87,30 @@ class Level:
 
     def __init__(self, image: np.ndarray, hole: np.ndarray, structure: np.ndarray, tuning: Tuning) -> None:
         self.image, self.hole, self.structure = image, hole, structure
-        depth = cv2.distanceTransform(hole.astype(np.uint8), cv2.DIST_L2, 3)
         self.height, self.width = hole.shape
+        depth = _depth(hole)
         grown = cv2.dilate(hole.astype(np.uint8), np.ones((2 * RADIUS + 1,) * 2, np.uint8)).astype(bool)
         valid = ~grown  # a source patch lies wholly in known pixels
         valid[:RADIUS], valid[-RADIUS:], valid[:, :RADIUS], valid[:, -RADIUS:] = False, False, False, False
-        near = np.zeros_like(valid)
-        ys, xs = np.nonzero(hole)
-        margin = int(max(16, tuning.window * 2 * depth.max()))  # window x the hole's thickness
-        near[max(0, ys.min() - margin) : ys.max() + margin + 1, max(0, xs.min() - margin) : xs.max() + margin + 1] = True
-        self.valid = valid & near if (valid & near).sum() > 50 else valid
+        away = _depth(~hole)  # each known pixel's distance from the hole
+        window = max(16.0, tuning.window * 2 * float(depth.max()))  # x the hole's thickness
+        near = valid & (away <= window)
+        self.valid = near if near.sum() > 50 else valid
+        if not self.valid.any():  # the hole covers (nearly) everything: any known pixel, else the guess itself
+            self.valid = ~hole if (~hole).any() else np.ones_like(valid)
         self.sources = np.argwhere(self.valid)
-        if not len(self.sources):  # the hole covers (nearly) everything: nothing to copy from
-            self.valid = np.ones_like(valid)
-            self.sources = np.argwhere(self.valid)
+        self.reach = int(min(max(self.height, self.width), window + 2 * depth.max() + 2 * RADIUS))  # random search radius
+        self.penalty = (tuning.nearness * len(OFFSETS) * image.shape[2] * np.minimum(away / window, 1.0)).astype(np.float32)
         self.ty, self.tx = np.nonzero(grown)
         self.index = np.full(hole.shape, -1, np.int64)
         self.index[self.ty, self.tx] = np.arange(len(self.ty))
         known = np.pad((~hole).astype(np.float32), RADIUS, mode="reflect")
-        self.weights = np.stack([known[self.ty + dy + RADIUS, self.tx + dx + RADIUS] for dy, dx in OFFSETS], 1) * (tuning.known_weight - 1) + 1
-        trust = np.pad(np.exp(-depth / tuning.structure_reach), RADIUS, mode="reflect")
-        self.structure_weights = self.weights * np.stack([trust[self.ty + dy + RADIUS, self.tx + dx + RADIUS] for dy, dx in OFFSETS], 1)
+        colour = _patches(known[..., None], self.ty, self.tx)[..., 0] * (tuning.known_weight - 1) + 1
+        trust = np.pad(np.exp(-depth / tuning.structure_reach), RADIUS, mode="reflect")[..., None]
+        guide = colour * _patches(trust, self.ty, self.tx)[..., 0]
+        per_channel = [colour] * image.shape[2] + [guide] * structure.shape[2]
+        self.weights = np.stack(per_channel, axis=2).reshape(len(self.ty), -1).astype(np.float32)  # as gathered patches lie
+        self.steps = np.array([dy * (self.width + 2 * RADIUS) + dx for dy, dx in OFFSETS])  # offsets in the padded, flattened map
 
     def random_field(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         pick = rng.integers(0, len(self.sources), len(self.ty))
@@ -114,7 +129,9 @@ class Level:
 
     def search(self, current: np.ndarray, sy: np.ndarray, sx: np.ndarray, rounds: int, rng: np.random.Generator) -> np.ndarray:
         """PatchMatch: propagate good sources from neighbours, then random search at shrinking radii."""
-        features = np.pad(np.concatenate([current, self.structure], axis=2), ((RADIUS, RADIUS), (RADIUS, RADIUS), (0, 0)), mode="reflect")
+        padded = np.pad(np.concatenate([current, self.structure], axis=2), ((RADIUS, RADIUS), (RADIUS, RADIUS), (0, 0)), mode="reflect")
+        flat = padded.reshape(-1, padded.shape[2])
+        features = (flat, self._gather(flat, self.ty, self.tx))  # the targets' own patches do not change during a search
         count = len(self.ty)
         cost = self._cost(features, np.arange(count), sy, sx)
         for _ in range(rounds):
@@ -125,7 +142,7 @@ class Level:
                 has = neighbour >= 0
                 n = np.maximum(neighbour, 0)
                 self._try(features, sy, sx, cost, np.where(has, sy[n] + dy, 0), np.where(has, sx[n] + dx, 0), has)
-            radius = max(self.height, self.width)
+            radius = self.reach
             while radius >= 1:
                 jump = rng.integers(-radius, radius + 1, (2, count))
                 self._try(features, sy, sx, cost, sy + jump[0], sx + jump[1], np.ones(count, bool))
@@ -136,8 +153,9 @@ class Level:
         """Every patch covering a hole pixel proposes its source's pixel there; good matches weigh more."""
         total = np.zeros_like(current)
         weight = np.zeros((*self.hole.shape, 1), np.float32)
-        scale = np.percentile(cost, 75) + 1e-6
-        trust = np.exp(-cost / (2 * scale))[:, None].astype(np.float32)
+        likeness = cost - self.penalty[sy, sx]  # how well it matches, whatever its distance
+        scale = np.percentile(likeness, 75) + 1e-6
+        trust = np.exp(-likeness / (2 * scale))[:, None].astype(np.float32)
         for dy, dx in OFFSETS:
             qy, qx = self.ty + dy, self.tx + dx
             ok = (qy >= 0) & (qy < self.height) & (qx >= 0) & (qx < self.width)
@@ -147,19 +165,40 @@ class Level:
             np.add.at(weight, (qy[ok], qx[ok]), trust[ok])
         return np.where(self.hole[..., None] & (weight > 0), total / np.maximum(weight, 1e-6), current)
 
-    def copy_centres(self, current: np.ndarray, sy: np.ndarray, sx: np.ndarray) -> np.ndarray:
-        """The final pass copies each hole pixel from its match instead of averaging: texture stays sharp."""
-        out = current.copy()
+    def copied_laplacian(self, sy: np.ndarray, sx: np.ndarray) -> np.ndarray:
+        """The Laplacian of the copy, each hole pixel taken from its match (texture stays sharp), with
+        every difference to a neighbour read at the sources (both sides' sources, averaged, where the
+        neighbour is copied too). Solved with the rim as boundary (``poisson``) it is the copy blended
+        in: no step where neighbours come from different places, nor at the rim, and no pasted shade."""
+        image, height, width = self.image, self.height, self.width
         inside = self.hole[self.ty, self.tx]
-        out[self.ty[inside], self.tx[inside]] = self.image[sy[inside], sx[inside]]
-        return out
+        py, px, qy, qx = self.ty[inside], self.tx[inside], sy[inside], sx[inside]  # hole pixels and their sources
+        total = np.zeros_like(image)
+        for dy, dx in ((0, 1), (1, 0), (0, -1), (-1, 0)):
+            ny, nx = py + dy, px + dx
+            exists = (ny >= 0) & (ny < height) & (nx >= 0) & (nx < width)  # the image's edge is a mirror: no difference
+            ny, nx = ny[exists], nx[exists]
+            here = image[qy[exists], qx[exists]]
+            step = here - image[np.clip(qy[exists] + dy, 0, height - 1), np.clip(qx[exists] + dx, 0, width - 1)]
+            other = self.index[ny, nx]
+            copied = (other >= 0) & self.hole[ny, nx]
+            oy, ox = sy[other[copied]], sx[other[copied]]
+            theirs = image[np.clip(oy - dy, 0, height - 1), np.clip(ox - dx, 0, width - 1)] - image[oy, ox]
+            step[copied] = (step[copied] + theirs) / 2
+            np.add.at(total, (py[exists], px[exists]), -step)
+        return total
 
-    def _cost(self, features: np.ndarray, targets: np.ndarray, sy: np.ndarray, sx: np.ndarray) -> np.ndarray:
-        squared = (_patches(features, self.ty[targets], self.tx[targets]) - _patches(features, sy, sx)) ** 2
-        colour, structure = squared[..., :3].sum(axis=2), squared[..., 3:].sum(axis=2)
-        return (colour * self.weights[targets] + structure * self.structure_weights[targets]).sum(axis=1)
+    def _gather(self, flat: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+        """The patches centred at (ys, xs), one row each: a single fancy index into the flattened map."""
+        centres = (ys + RADIUS) * (self.width + 2 * RADIUS) + xs + RADIUS
+        return flat[centres[:, None] + self.steps].reshape(len(ys), -1)
 
-    def _try(self, features: np.ndarray, sy: np.ndarray, sx: np.ndarray, cost: np.ndarray, cy: np.ndarray, cx: np.ndarray, allowed: np.ndarray) -> None:
+    def _cost(self, features: tuple[np.ndarray, np.ndarray], targets: np.ndarray, sy: np.ndarray, sx: np.ndarray) -> np.ndarray:
+        flat, own = features
+        difference = own[targets] - self._gather(flat, sy, sx)
+        return np.einsum("ij,ij,ij->i", difference, difference, self.weights[targets]) + self.penalty[sy, sx]
+
+    def _try(self, features: tuple[np.ndarray, np.ndarray], sy: np.ndarray, sx: np.ndarray, cost: np.ndarray, cy: np.ndarray, cx: np.ndarray, allowed: np.ndarray) -> None:
         """Move targets to the candidate sources (cy, cx) where those are allowed and cost less."""
         cy, cx = np.clip(cy, 0, self.height - 1), np.clip(cx, 0, self.width - 1)
         targets = np.flatnonzero(allowed & self.valid[cy, cx])
@@ -184,21 +223,15 @@ def _pyramid(image: np.ndarray, hole: np.ndarray, coarsest_extent: float) -> lis
     return levels
 
 
+def _depth(region: np.ndarray) -> np.ndarray:
+    """Each pixel's distance to the nearest pixel outside ``region`` (the image's size where there is none)."""
+    return np.minimum(cv2.distanceTransform(region.astype(np.uint8), cv2.DIST_L2, 3), float(max(region.shape)))
+
+
 def _extent(hole: np.ndarray) -> float:
     """Twice the deepest distance to the border: the hole's thickness."""
-    return float(cv2.distanceTransform(hole.astype(np.uint8), cv2.DIST_L2, 3).max() * 2)
+    return float(_depth(hole).max() * 2)
 
 
 def _resize(image: np.ndarray, shape: tuple[int, ...], interpolation: int = cv2.INTER_AREA) -> np.ndarray:
     return image if image.shape[:2] == shape else cv2.resize(image, (shape[1], shape[0]), interpolation=interpolation)
-
-
-def _border_offset(difference: np.ndarray, hole: np.ndarray, blur: float) -> np.ndarray:
-    """A smooth field that is ``difference`` at the hole's rim and continues it inwards (membrane-like)."""
-    depth = cv2.distanceTransform(hole.astype(np.uint8), cv2.DIST_L2, 3)
-    inner = (hole & (depth > 1.5)).astype(np.uint8)
-    field = difference.copy()
-    for channel in range(3):
-        rim = np.where(inner > 0, 0, difference[..., channel]).astype(np.float32)
-        field[..., channel] = cv2.inpaint(rim, inner, 5, cv2.INPAINT_TELEA)
-    return cv2.GaussianBlur(field, (0, 0), blur) if blur else field
