@@ -74,23 +74,39 @@ class LoginGuard:
         return hmac.new(self.secret, f"device:{email.lower()}:{nonce}".encode(), hashlib.sha256).hexdigest()[:40]
 
     # --- counting ---------------------------------------------------------------------------
-    def counters(self, email: str, address: str, device: str | None) -> list[tuple[RateLimitItem, str]]:
+    def counters(self, email: str, address: str, device: str | None) -> list[Counter]:
         account = email.lower()
         if device is not None:
-            return [(item, f"device:{device}") for item in self._pair]
-        return ([(item, f"pair:{address}:{account}") for item in self._pair] + [(item, f"ip:{address}") for item in self._spread]
-                + [(item, f"account:{account}") for item in self._spread])  # fmt: skip
+            identities = [(self._pair, f"device:{device}")]
+        else:
+            identities = [(self._pair, f"pair:{address}:{account}"), (self._spread, f"ip:{address}"), (self._spread, f"account:{account}")]
+        return [(item, item.key_for("logins", identity)) for items, identity in identities for item in items]
 
     def check(self, email: str, attempt: Attempt, verify: Callable[[], bool]) -> bool:
         """Whether the password is right, counting a wrong one; TooManyFailures before any check
         when this attempt's counters are used up."""
         counters = self.counters(email, attempt.address, self.known_device(attempt.device, email))
-        for item, identity in counters:
-            key = item.key_for("logins", identity)
-            if self.storage.get(key) >= item.amount:
-                raise TooManyFailures(max(1, math.ceil(self.storage.get_expiry(key) - time.time())))
+        if wait := wait_for(self.storage, counters):
+            raise TooManyFailures(wait)
         if verify():
             return True
-        for item, identity in counters:
-            self.storage.incr(item.key_for("logins", identity), item.get_expiry())
+        count(self.storage, counters)
         return False
+
+
+#: a limit, and the storage key its failures are counted on
+Counter = tuple[RateLimitItem, str]
+
+
+def wait_for(storage: Storage, counters: list[Counter]) -> int:
+    """Seconds until the first used-up counter frees again; 0 when none is used up."""
+    for item, key in counters:
+        if storage.get(key) >= item.amount:
+            return max(1, math.ceil(storage.get_expiry(key) - time.time()))
+    return 0
+
+
+def count(storage: Storage, counters: list[Counter]) -> None:
+    """One more failure on each counter."""
+    for item, key in counters:
+        storage.incr(key, item.get_expiry())

@@ -34,7 +34,7 @@ from . import accounts, diskfull
 from .accounts import TIERS, AccountError
 from .db import ApiKey, Database, Job, User
 from .jobs import Finished, JobService
-from .logins import ATTEMPT, Attempt, LoginGuard, TooManyFailures
+from .logins import ATTEMPT, Attempt, Counter, LoginGuard, TooManyFailures, count, wait_for
 from .ratelimit import RateLimiter, Verdict
 from .schemas import AccountResponse, iso
 
@@ -167,17 +167,14 @@ class Service:
 
     def guard_attempts(self, address: str) -> None:
         """Refuse an admin-token check from an address that guessed wrong too often."""
-        for identity in [f"ip:{address}"]:
-            for item in self._failures:
-                used = self.limiter.storage.get(item.key_for("failures", identity))
-                if used >= item.amount:
-                    wait = max(1, math.ceil(self.limiter.storage.get_expiry(item.key_for("failures", identity)) - time.time()))
-                    raise Refusal("rate_limited", f"too many failed attempts; try again in {wait} s", {"Retry-After": str(wait)}, wait)
+        if wait := wait_for(self.limiter.storage, self._admin_counters(address)):
+            raise Refusal("rate_limited", f"too many failed attempts; try again in {wait} s", {"Retry-After": str(wait)}, wait)
 
     def failed_attempt(self, address: str) -> None:
-        for identity in [f"ip:{address}"]:
-            for item in self._failures:
-                self.limiter.storage.incr(item.key_for("failures", identity), item.get_expiry())
+        count(self.limiter.storage, self._admin_counters(address))
+
+    def _admin_counters(self, address: str) -> list[Counter]:
+        return [(item, item.key_for("failures", f"ip:{address}")) for item in self._failures]
 
     def is_operator(self, caller: Caller) -> bool:
         return bool(caller.email) and caller.email.lower() in self.settings.operator_emails
