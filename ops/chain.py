@@ -65,6 +65,7 @@ class PlannedStep:
     engine: Engine
     notes: tuple[str, ...] = ()
     int8: bool = False  # the opt-in speed mode, asked for by the step or the settings
+    preferred: str | None = None  # the better engine that could not run here (its reason is in ``notes``)
 
     @property
     def credits(self) -> int:
@@ -83,6 +84,7 @@ class StepRecord(BaseModel):
     output_size: tuple[int, int] | None = None
     warnings: list[str] = []
     details: dict[str, Any] = Field({}, description="what exactly ran: weights, device, precision, estimates")
+    preferred_engine: str | None = Field(None, description="a better engine that would have run had its weights been installed (the warnings say how)")
 
 
 @dataclass(frozen=True)
@@ -123,7 +125,7 @@ def plan(steps: Sequence[Mapping[str, Any] | StepRequest], location: str = "oper
     for operation, params, request, where in validated:
         choice = choose(operation, request.engine, location=f"{where}.engine", fallback=request.fallback)
         int8 = request.speed == "int8" if request.speed else get_settings().int8
-        planned.append(PlannedStep(operation, params, choice.engine, choice.warnings, int8))
+        planned.append(PlannedStep(operation, params, choice.engine, choice.warnings, int8, choice.preferred))
     return planned
 
 
@@ -132,7 +134,7 @@ def plan_one(operation: str, params: Mapping[str, Any], engine: str = "auto") ->
     op = get_operation(operation)
     validated = op.validate(params)
     choice = choose(op, engine)
-    return [PlannedStep(op, validated, choice.engine, choice.warnings)]
+    return [PlannedStep(op, validated, choice.engine, choice.warnings, preferred=choice.preferred)]
 
 
 def plan_model(model_name: str) -> list[PlannedStep]:
@@ -186,6 +188,7 @@ def run(
                 output_size=(picture.width, picture.height),
                 warnings=list(ctx.warnings),
                 details=dict(ctx.details),
+                preferred_engine=step.preferred,
             )
         )
         ctx.report(1.0, "done")

@@ -22,7 +22,7 @@ def _face(name: str, display: str, scale: int, engine: str, level: float, coins:
         name=name,
         display_name=display,
         summary=summary,
-        steps=(step("enhance", scale=scale), step("enhance-face", engine=engine, instead=instead, enhancement_level=level)),
+        steps=(step("enhance", engine=FAITHFUL, scale=scale), step("enhance-face", engine=engine, instead=instead, enhancement_level=level)),
         coins=coins,
     )
 
@@ -36,6 +36,9 @@ def _upscale(name: str, display: str, scale: int, engine: str, coins: int, summa
     return Preset(name=name, display_name=display, summary=summary, steps=(step("enhance", engine=engine, instead=instead, scale=scale),), coins=coins)
 
 
+#: the face names' first step: the restorer makes the face; around it (neck, hands, hair) a GAN upscaler's
+#: wax and grain cost more than they add (bench/faces.py --presets: both names fell below Lanczos with x4plus)
+FAITHFUL = "waifu2x-photo"
 CLEAR = "Upscale, then restore faces with GFPGAN at full strength: crisp, clean faces."
 NATURAL = "Upscale, then restore faces with CodeFormer at balanced fidelity: natural skin and identity."
 #: offline, each face name keeps its meaning (bench/faces.py --presets): Clear the sharper restorer,
@@ -45,7 +48,7 @@ OFFLINE_NATURAL = ("faithful-face",)
 GENERAL = "Real-ESRGAN x4plus: strong detail synthesis for everyday photos."
 FIDELITY = "realesr-general-x4v3 with its denoise blend: less hallucination, stays close to the original."
 #: offline, the network closest to the truth by bench/fidelity.py (PSNR/SSIM against the originals)
-OFFLINE_FIDELITY = ("realesr-animevideov3",)
+OFFLINE_FIDELITY = (FAITHFUL,)
 
 PRESETS: tuple[Preset, ...] = (
     _face("face_2x", "Face Clear Model 2x", 2, "gfpgan-v1.4", 1.0, 30, CLEAR, OFFLINE_CLEAR),

@@ -202,3 +202,50 @@ def test_the_time_model_counts_the_tiles_the_runtime_runs() -> None:
     modelled = calibration.estimate([(130, 70)], config)
     calibration.observe([(130, 70)], config, 4 * modelled)  # jobs ran 4x slower than the probes said
     assert calibration.estimate([(130, 70)], config) == pytest.approx(2 * modelled)
+
+
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    return float(10 * np.log10(255**2 / np.mean((a.astype(np.float64) - b) ** 2)))
+
+
+def test_the_faithful_upscaler_beats_lanczos_and_runs_2x_passes() -> None:
+    truth = photo_crop(40, 120, 128, 128)
+    small = np.asarray(Image.fromarray(truth).resize((32, 32), Image.Resampling.BOX))
+    lanczos = np.asarray(Image.fromarray(small).resize((128, 128), Image.Resampling.LANCZOS))
+    result = enhance(Picture(small), 4, "waifu2x-photo")
+    step = result.steps[0]
+    assert step.engine == "waifu2x-photo" and step.details["passes"] == 2 and "noise level 0" in step.details["weights"]
+    assert _psnr(result.picture.pixels, truth) > _psnr(lanczos, truth) + 0.3  # detail recovered, nothing invented
+    assert enhance(Picture(small), 8, "waifu2x-photo").steps[0].details["passes"] == 3
+
+
+def test_the_faithful_upscaler_cleans_a_noisy_input_and_keeps_alpha() -> None:
+    noisy = np.clip(photo_crop(40, 120, 48, 48).astype(float) + np.random.default_rng(0).normal(0, 12, (48, 48, 3)), 0, 255).astype(np.uint8)
+    rgba = np.dstack([noisy, np.full((48, 48), 200, np.uint8)])
+    result = enhance(Picture(rgba), 2, "waifu2x-photo")
+    assert "noise level 3" in result.steps[0].details["weights"] and result.steps[0].details["estimated_noise"] >= 6
+    assert result.picture.pixels.shape == (96, 96, 4) and np.all(result.picture.pixels[..., 3] == 200)
+
+
+def test_high_fidelity_names_run_the_most_faithful_offline_engine() -> None:
+    from ops.engines import ENGINES
+
+    if ENGINES["realesr-general-x4v3"].unavailable_reason() is None:
+        pytest.skip("realesr-general-x4v3 is installed: the names run their own engine")
+    steps = chain.plan_model("high_fidelity_2x")
+    assert steps[0].engine.name == "waifu2x-photo" and "realesr-general-x4v3" in steps[0].notes[0]
+
+
+def test_a_fallback_is_said_first_in_the_web_report_with_the_command(tmp_path) -> None:
+    from ops.engines import ENGINES
+    from ops.pipeline import process
+    from webui.results import report_markdown
+
+    if ENGINES["realesr-general-x4v3"].unavailable_reason() is None:
+        pytest.skip("realesr-general-x4v3 is installed: no fallback")
+    done = process(encode(Picture(photo_crop(100, 150, 16, 16)), "png").data, chain.plan_model("high_fidelity_2x"))
+    assert done.result.steps[0].preferred_engine == "realesr-general-x4v3"
+    report = report_markdown(done).splitlines()
+    assert "came from a fallback" in report[1] and "instead of **realesr-general-x4v3**" in report[1]
+    assert any("python -m ops weights fetch realesr-general-x4v3" in line for line in report[2:])
+    assert chain.run(Picture(photo_crop(0, 0, 8, 8)), chain.plan([{"type": "enhance", "params": {"scale": 2}, "engine": "waifu2x-photo"}])).steps[0].preferred_engine is None

@@ -77,6 +77,10 @@ def report_markdown(done: Processed | Finished) -> str:
     summary = done.summary()
     (w0, h0), (w1, h1) = summary["input_size"], summary["output_size"]
     lines = [f"**{w0}x{h0} → {w1}x{h1}**, {summary['input_bytes']:,} → {summary['output_bytes']:,} bytes ({summary['format'].upper()})"]
+    fallbacks = [f"`{step['operation']}` ran {step['engine']} instead of **{step['preferred_engine']}**" for step in summary["steps"] if step.get("preferred_engine")]
+    if fallbacks:  # said first and in words: a weaker engine is never a silent substitute
+        lines.append(f"⚠️ **This result came from a fallback**: {'; '.join(fallbacks)}, whose weights are not installed here. "
+                     "The better engine is one command away for whoever runs the server (the ⚠️ notes below name it: `python -m ops weights fetch ...`).")  # fmt: skip
     pictures = []
     for step in summary["steps"]:
         facts = ", ".join(f"{k}: {v}" for k, v in step["details"].items() if not _is_picture(v))

@@ -16,6 +16,7 @@ NOT_IN_RELEASE = "not in this release"
 class Choice:
     engine: Engine
     warnings: tuple[str, ...] = ()
+    preferred: str | None = None  # the better engine that could not run here (installable: not "not in this release")
 
 
 def choose(operation: Operation, requested: str = "auto", location: str = "engine", fallback: bool | list[str] = False) -> Choice:
@@ -34,13 +35,14 @@ def choose(operation: Operation, requested: str = "auto", location: str = "engin
             listed = [n for n in (fallback if isinstance(fallback, list) else []) if n in ENGINES and ENGINES[n].unavailable_reason() is None]
             chosen = ENGINES[listed[0]] if listed else choose(operation).engine
             note = f"the preferred engine {requested} cannot run here ({reason}); used {chosen.name}"
-            return Choice(chosen, (note,))
+            return Choice(chosen, (note,), requested if reason != NOT_IN_RELEASE else None)
     candidates = operation.engines if requested == "auto" else (requested,)
     skipped: list[tuple[str, str]] = []
     for name, reason in _status(candidates):
         if reason is None:
             note = f"used {name} because better engines cannot run here: {_list(skipped)}"
-            return Choice(ENGINES[name], (note,) if skipped else ())
+            installable = [skipped_name for skipped_name, why in skipped if why != NOT_IN_RELEASE]
+            return Choice(ENGINES[name], (note,) if skipped else (), installable[0] if installable else None)
         skipped.append((name, reason))
     if all(reason == NOT_IN_RELEASE for _, reason in skipped):
         raise EngineNotImplementedError(
