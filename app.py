@@ -1,7 +1,8 @@
 """Image Enhancement Studio: one server for the web app, the Gradio API and the REST APIs.
 
 ``python app.py`` listens on 127.0.0.1:7860 (0.0.0.0 on a Hugging Face Space); the UI is at
-``/``, the REST API under ``/api``, its docs at ``/docs``.
+``/``, the REST API under ``/api``, its docs at ``/docs``. This is where the two doors meet:
+``server`` (FastAPI) and ``webui`` (Gradio) depend on ``service`` and never on each other.
 """
 
 from __future__ import annotations
@@ -9,9 +10,20 @@ from __future__ import annotations
 import threading
 
 import uvicorn
+from fastapi import FastAPI
 
-from ops.settings import get_settings
+from ops.settings import Settings, get_settings
 from server.app import create_app
+
+
+def create(settings: Settings | None = None, with_ui: bool = True) -> FastAPI:
+    """The one server: the REST APIs, and the web app mounted at ``/`` unless ``with_ui`` is False
+    (an API-only process of the scale-out mode). The tests build theirs here too."""
+    if not with_ui:
+        return create_app(settings)
+    from webui.mount import mount  # Gradio is imported only by a process that serves the web app
+
+    return create_app(settings, ui=mount)
 
 
 def fetch_weights_in_background() -> None:
@@ -40,7 +52,7 @@ def main() -> None:
     print(f"Image Enhancement Studio on http://{host}:{port}  (API docs: /docs)", flush=True)
     # proxy headers are resolved inside the app, from STUDIO_TRUSTED_PROXIES only (uvicorn's own
     # default trusts 127.0.0.1, which let any local caller pick its address)
-    uvicorn.run(create_app(), host=host, port=port, log_level="info", proxy_headers=False)
+    uvicorn.run(create(settings), host=host, port=port, log_level="info", proxy_headers=False)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 Each scenario runs in its own fresh process on the same data folder (so OpenVINO's kernel cache
 and the backend verdicts are what a restarted server finds on disk):
   cold   no start-up warm-up: the first enhance request loads, chooses and compiles itself;
-  warm   the server's own warm-up (server.state.warm_up) first, then the requests.
+  warm   the server's own warm-up (service.warmup.warm_up) first, then the requests.
 Each times enhance x4 (realesrgan-x4plus) on two different photos of the same size: the first
 request and the second. "Pays no compile" means warm's first is within noise of its second.
 Usage: python bench/first_request.py [--size 256]
@@ -39,7 +39,7 @@ def child(scenario: str, size: int) -> dict[str, object]:
 
     warm_seconds = 0.0
     if scenario == "warm":
-        from server.state import warm_up
+        from service.warmup import warm_up
 
         warm_up(get_settings())
         warm_seconds = time.perf_counter() - started

@@ -40,7 +40,7 @@ class Settings(BaseSettings):
     max_network_bytes: int | None = Field(
         None, ge=1 << 20, description="Memory the loaded networks may take together, RAM or VRAM (default: a quarter of it)."
     )
-    max_job_seconds: float = Field(900, gt=0, description="Refuse model work estimated to take longer than this on the current device.")
+    max_job_seconds: float = Field(900, gt=0, description="Refuse a Real-ESRGAN upscale (the only work estimated today) expected to take longer than this on the current device; a web-app run queued for a worker is waited for twice this.")
     tile: int = Field(384, ge=0, description="Largest input tile side for model inference (0: whole image).")
     backend: Literal["auto", "torch-fp32", "torch-bf16", "openvino-f32", "openvino-bf16", "openvino-int8"] = Field(
         "auto", description="How upscalers and restorers run on the CPU; auto: the fastest measured here whose output stays within backend_min_psnr of fp32."

@@ -1,1 +1,1 @@
-"""The REST service: spec-000 jobs API, spec-002 photo-enhancer API, accounts, keys, limits, storage."""
+"""The REST doors: spec-000 jobs API, spec-002 photo-enhancer API, admin API, docs and edges (over ``service``)."""

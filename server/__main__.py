@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from ops.settings import get_settings
 
-from .accounts import TIERS, AccountError, check_balance, create_key, create_user, revoke_key, set_password
-from .db import ApiKey, Database, User
+from service.accounts import TIERS, AccountError, check_balance, create_key, create_user, revoke_key, set_password
+from service.db import ApiKey, Database, User
 
 
 def main(argv: list[str] | None = None) -> int:

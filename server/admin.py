@@ -11,14 +11,15 @@ from fastapi import APIRouter, Depends, Request, Security
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from sqlalchemy import select
 
-from .accounts import EMAIL_PATTERN, MAX_BALANCE, TIERS, AccountError, create_key, create_user, revoke_key
-from .db import ApiKey, User
+from service.accounts import EMAIL_PATTERN, MAX_BALANCE, TIERS, AccountError, create_key, create_user, revoke_key
+from service.db import ApiKey, User, iso
+from service.studio import Studio
+from service.terms import Refusal
+
+from .deps import studio
 from .errors import ApiError, v1_refusal
 from .gate import client_address
 from .openapi import ADMIN_TOKEN, V1Error, error_responses, ok_response
-from .schemas import iso
-from .service import Refusal
-from .state import Studio, studio
 
 
 def require_admin(request: Request, token: str | None = Security(ADMIN_TOKEN)) -> None:

@@ -20,13 +20,15 @@ from ops.imageio.writer import FORMAT_ALIASES
 from ops.presets import ALIASES
 from ops.registry import MODELS, get_model
 
-from . import safefetch
+from service import safefetch
+from service.db import Job
+from service.studio import Studio
+from service.terms import Price, Refusal
+
 from .api_v1 import current_caller
-from .db import Job
+from .deps import studio
 from .errors import HitpawError, hitpaw_refusal
 from .openapi import APIKEY, HITPAW_STATUSES, HitpawErrorBody, error_responses, ok_response
-from .service import Price, Refusal
-from .state import Studio, studio
 
 router = APIRouter(
     tags=["spec 002: photo enhancer"], dependencies=[Security(APIKEY)], responses=error_responses(HitpawErrorBody, HITPAW_STATUSES) | ok_response()
@@ -125,8 +127,8 @@ def task_status(body: TaskStatusRequest, request: Request, app: Studio = Depends
         data: dict[str, Any] = {
             "job_id": job.id,
             "status": STATUS[job.status],
-            "res_url": app.signed_url(request, job.output_key) if job.output_key else "",
-            "original_url": job.source_url or (app.signed_url(request, job.input_key) if job.input_key else ""),
+            "res_url": app.signed_url(str(request.base_url), job.output_key) if job.output_key else "",
+            "original_url": job.source_url or (app.signed_url(str(request.base_url), job.input_key) if job.input_key else ""),
         }
         if job.status == "failed":
             data["error_message"] = job.error_message

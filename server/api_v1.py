@@ -17,13 +17,15 @@ from ops.imageio import decode
 from ops.imageio.writer import FORMAT_ALIASES
 from ops.settings import get_settings
 
-from .db import Job
+from service.db import Job, iso
+from service.storage import NotFound, content_type, media
+from service.studio import Studio
+from service.terms import Caller, Price, Refusal
+
+from .deps import studio
 from .errors import ApiError, v1_refusal
 from .openapi import BEARER, V1_STATUSES, V1Error, error_responses, ok_response
-from .schemas import AccountResponse, JobCreate, JobList, JobResponse, UploadResponse, iso
-from .service import Caller, Price, Refusal
-from .state import Studio, studio
-from .storage import NotFound, content_type, media
+from .schemas import AccountResponse, JobCreate, JobList, JobResponse, UploadResponse
 
 router = APIRouter(
     prefix="/api/v1", tags=["spec 000: jobs"], dependencies=[Security(BEARER)], responses=error_responses(V1Error, V1_STATUSES) | ok_response()
@@ -134,7 +136,8 @@ def download(key: str, request: Request, expires: str | None = None, signature: 
 
 @router.get("/account", response_model=AccountResponse, summary="This account: tier, balance, limits")
 def account(request: Request, app: Studio = Depends(studio)) -> AccountResponse:
-    return app.service.account(current_caller(request))  # the response model leaves out the UI's usage counts
+    view = app.service.account(current_caller(request))
+    return AccountResponse.model_validate(view.model_dump(exclude={"used"}))  # the UI's usage counts are not the API's
 
 
 def to_response(app: Studio, request: Request, job: Job) -> JobResponse:
@@ -154,5 +157,5 @@ def to_response(app: Studio, request: Request, job: Job) -> JobResponse:
         engines=[s.engine for s in steps],
         warnings=result.get("warnings", []),
         steps=steps,
-        download_url=app.signed_url(request, job.output_key) if job.output_key else None,
+        download_url=app.signed_url(str(request.base_url), job.output_key) if job.output_key else None,
     )

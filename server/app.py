@@ -1,31 +1,32 @@
-"""One server: the REST APIs (spec 000 and spec 002), the admin API, docs, and the Gradio app."""
+"""One server: the REST APIs (spec 000 and spec 002), the admin API and docs, with room for a UI door.
+
+The web app is not imported here: whoever composes the server (``app.py``) passes its mount as
+``ui``, so this package never depends on ``webui``.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from pathlib import Path
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from ops.errors import StudioError
 from ops.settings import Settings, get_settings
+from service import diskfull
+from service.studio import Studio
+from service.terms import Refusal
 
-from . import admin, api_hitpaw, api_v1, diskfull, edges, unknown
+from . import admin, api_hitpaw, api_v1, edges, unknown
 from .bodylimit import BodyLimit
 from .errors import ApiError, HitpawError, hitpaw_body, respond, v1_body
 from .gate import ApiGate, LoginThrottle, is_hitpaw
-from .logins import ATTEMPT
-from .service import Refusal
-from .state import Studio
 
 log = logging.getLogger(__name__)
 
@@ -35,10 +36,14 @@ Two API families on one server: `/api/v1/...` (Bearer `sk_live_...` keys) and th
 API (`/api/photo-enhancer`, `/api/task-status`, `Apikey` header, numeric error codes). Every API
 response carries `X-RateLimit-*` headers."""
 
+#: mounts a UI on the REST app: (app, the studio, settings, whether sign-in guards it) -> the app to serve
+UiDoor = Callable[[FastAPI, Studio, Settings, bool], FastAPI]
 
-def create_app(settings: Settings | None = None, with_ui: bool = True) -> FastAPI:
+
+def create_app(settings: Settings | None = None, ui: UiDoor | None = None) -> FastAPI:
+    """The REST server; with ``ui``, that door mounted inside the same edges (``app.create`` adds the web app)."""
     settings = settings or get_settings()
-    login = with_ui and ui_login_enabled(settings)
+    login = ui is not None and ui_login_enabled(settings)
     studio = Studio.create(settings, ui_login=login)
 
     @asynccontextmanager
@@ -58,71 +63,13 @@ def create_app(settings: Settings | None = None, with_ui: bool = True) -> FastAP
     _error_handlers(app)
     app.add_middleware(LoginThrottle)
     app.add_middleware(BodyLimit, limits=lambda: (get_settings().max_bytes, settings.max_body_bytes))
-    if with_ui:
-        app = _mount_ui(app, studio, settings, login)
+    if ui is not None:
+        app = ui(app, studio, settings, login)
     edges.install(app, settings)  # around all of it: security headers, CORS, Secure cookies
     # outermost: every limit, throttle, handler and header below reads the one resolved client
     # address and scheme
     app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.proxies)
     return app
-
-
-def _mount_ui(app: FastAPI, studio: Studio, settings: Settings, login: bool) -> FastAPI:
-    """The Gradio app at ``/``, taking files only as uploads (see webui.uploads)."""
-    import gradio as gr
-
-    from webui.app import build
-    from webui.uploads import FileDoor
-
-    demo = build(studio.service)
-    _quiet_refusals(demo)
-
-    async def auth(email: str, password: str) -> bool:  # the hash is slow: off the event loop
-        return await run_in_threadpool(studio.service.check_login, email, password, ATTEMPT.get())
-
-    app = gr.mount_gradio_app(app, demo, path="/", max_file_size=get_settings().max_bytes, auth=auth if login else None,
-                              auth_message="Sign in with your account's email and password (python -m server set-password).",
-                              allowed_paths=[str(settings.web_results_dir.resolve())], blocked_paths=_private_paths(settings),
-                              show_error=False)  # only gr.Error messages reach a client, never an internal one (paths)  # fmt: skip
-    demo.has_launched = True  # Gradio checks file paths only in an app it considers launched; mounting never says so
-    app.add_middleware(FileDoor, max_body=settings.max_body_bytes)
-    return app
-
-
-def _quiet_refusals(demo: Any) -> None:
-    """Gradio prints a traceback for every gr.Error a handler raises (refusals the user can act on:
-    no image, a bad parameter, no credits): each says one log line instead. Other exceptions keep
-    Gradio's traceback; what the browser sees is unchanged."""
-    import gradio as gr
-
-    process_api = demo.process_api
-
-    async def process(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return await process_api(*args, **kwargs)
-        except gr.Error as exc:
-            if exc.print_exception:
-                exc.print_exception = False
-                log.info("web app refused: %s", exc.message)
-            raise
-
-    demo.process_api = process
-
-
-def _private_paths(settings: Settings) -> list[str]:
-    """What the Gradio app must never read or serve: the data folder (but the web app's results),
-    the database and the weights."""
-    from ops.weights.store import folders
-
-    data = settings.data_dir.resolve()
-    results = settings.web_results_dir.resolve()
-    known = ["studio.db", "studio.db-wal", "studio.db-shm", "studio.db-journal", "secret.key", "uploads", "outputs", "compiled"]
-    present = [p.name for p in data.iterdir()] if data.is_dir() else []
-    private = [data / name for name in sorted(set(known) | set(present)) if data / name != results]
-    if settings.db_url.startswith("sqlite:///"):
-        database = Path(settings.db_url.removeprefix("sqlite:///")).resolve()
-        private += [database.with_name(database.name + suffix) for suffix in ("", "-wal", "-shm", "-journal")]
-    return [str(p) for p in private + [folder.resolve() for folder in folders()]]
 
 
 def ui_login_enabled(settings: Settings) -> bool:

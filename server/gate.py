@@ -10,10 +10,11 @@ from fastapi import Request, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
-from .accounts import TIERS
+from service.accounts import TIERS
+from service.layer import Service
+from service.logins import ATTEMPT, DEVICE_COOKIE, DEVICE_DAYS, Attempt
+
 from .errors import hitpaw_body, respond, v1_body
-from .logins import ATTEMPT, DEVICE_COOKIE, DEVICE_DAYS, Attempt
-from .service import Service
 
 HITPAW_PATHS = ("/api/photo-enhancer", "/api/task-status")
 
@@ -71,7 +72,7 @@ class ApiGate(BaseHTTPMiddleware):
 class LoginThrottle(BaseHTTPMiddleware):
     """The web app's sign-in form: the password check (``Service.check_login``) learns who is
     trying from here; a throttled attempt is answered 429, and a browser that signs in gets the
-    device token that lets it past strangers' failures next time (server.logins)."""
+    device token that lets it past strangers' failures next time (service.logins)."""
 
     async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
         if request.method != "POST" or request.url.path.rstrip("/") != "/login":

@@ -16,11 +16,11 @@ import threading
 
 from ops.settings import get_settings
 
-from .db import Database
-from .jobs import JobService
-from .state import warm_up
-from .storage import Storage
-from .taskqueue import QUEUES, Broker
+from service.db import Database
+from service.jobs import JobService
+from service.storage import Storage
+from service.taskqueue import QUEUES, Broker
+from service.warmup import warm_up
 
 
 def main(argv: list[str] | None = None) -> int:

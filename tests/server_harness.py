@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import uvicorn
 
-from server.app import create_app
+from app import create as create_app
 from ops.settings import Settings
 from tests.services import free_port
 

@@ -33,7 +33,7 @@ def readme_blocks() -> list[tuple[str, str]]:
 @pytest.fixture(scope="module")
 def copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     target = tmp_path_factory.mktemp("repo")
-    for name in ("ops", "server", "webui", "examples"):
+    for name in ("ops", "server", "service", "webui", "examples"):
         shutil.copytree(ROOT / name, target / name, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "app.py", target)
     (target / "checkpoints").mkdir()

@@ -15,7 +15,7 @@ from sqlalchemy import create_engine, text
 
 from tests.conftest import EXAMPLES
 from tests.corpus import BAD
-from server.storage import NotFound, Storage
+from service.storage import NotFound, Storage
 from tests.server_harness import LiveServer, bearer, start
 from tests.server_harness import image_host as serve
 

@@ -171,7 +171,7 @@ def test_building_the_app_prints_no_gradio_warnings(tmp_path: Path) -> None:
     import warnings
 
     from ops.settings import Settings
-    from server.app import create_app
+    from app import create as create_app
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -186,7 +186,7 @@ def test_the_report_counts_the_time_spent_writing_the_file(client: gradio_client
 
 def test_labels_are_words_not_parameter_names(tmp_path: Path) -> None:
     from ops.settings import Settings
-    from server.state import Studio
+    from service.studio import Studio
     from webui.app import build
 
     demo = build(Studio.create(Settings(data_dir=tmp_path)).service)

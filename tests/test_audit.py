@@ -21,9 +21,9 @@ import pytest
 from PIL import Image
 
 from ops.settings import Settings
-from server.db import Database, Job, User, now
+from service.db import Database, Job, User, now
 from ops.masks import to_data_url
-from server.state import load_secret
+from service.studio import load_secret
 from tests.conftest import EXAMPLES, ROOT
 from tests.server_harness import LiveServer, bearer, start
 
@@ -228,7 +228,7 @@ def test_concurrent_huge_images_stay_within_the_memory_budget(tmp_path: Path, li
 # 8 and 11. a persistent signing secret; private files
 def test_signing_secret_persists_and_private_files_are_0600(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path / "data")
-    from server.state import Studio
+    from service.studio import Studio
 
     studio = Studio.create(settings)
     assert load_secret(settings) == studio.secret == Studio.create(settings).secret
@@ -261,7 +261,7 @@ def test_add_key_piped_to_head_prints_a_saved_key(tmp_path: Path) -> None:
     subprocess.run([sys.executable, "-m", "server", "add-user", "pipe@example.com"], cwd=ROOT, env=env, check=True, capture_output=True)
     printed = subprocess.run(f"{sys.executable} -m server add-key pipe@example.com | head -1", shell=True, cwd=ROOT, env=env,
                              capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
-    from server.accounts import authenticate
+    from service.accounts import authenticate
 
     db = Database(f"sqlite:///{tmp_path / 'studio.db'}")
     with db.session() as session:

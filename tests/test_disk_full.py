@@ -27,11 +27,11 @@ from PIL import Image
 from sqlalchemy import event, update
 from sqlalchemy.exc import OperationalError
 
-from server import diskfull
-from server.db import ApiKey
-from server.diskfull import is_disk_full
-from server.state import Studio
-from server.storage import STALE_PART_SECONDS, Storage, purge_folders
+from service import diskfull
+from service.db import ApiKey
+from service.diskfull import is_disk_full
+from service.studio import Studio
+from service.storage import STALE_PART_SECONDS, Storage, purge_folders
 from tests.conftest import EXAMPLES
 from tests.server_harness import LiveServer, bearer, image_host, start
 
@@ -115,7 +115,7 @@ def test_storage_write_that_cannot_be_renamed_leaves_no_part(tmp_path: Path, mon
     def no_rename(*_: Any) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr("server.storage.os.replace", no_rename)
+    monkeypatch.setattr("service.storage.os.replace", no_rename)
     with pytest.raises(OSError):
         storage.write("outputs/u/x.png", b"x" * 10_000)
     assert files_under(tmp_path) == set()

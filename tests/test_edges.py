@@ -15,11 +15,11 @@ import pytest
 from PIL import Image
 from starlette.testclient import TestClient
 
+from app import create as create_app
 from ops.errors import InputError
 from ops.settings import Settings
-from server.accounts import create_user, set_password
-from server.app import create_app
-from server.db import Database
+from service.accounts import create_user, set_password
+from service.db import Database
 from server.edges import Edges
 from tests.conftest import EXAMPLES
 from tests.server_harness import ADMIN, LiveServer, bearer, start
@@ -160,10 +160,10 @@ def test_a_refusal_in_the_web_app_logs_one_line(live: LiveServer, tmp_path: Path
     image = tmp_path / "small.png"
     Image.new("RGB", (24, 16), "red").save(image)
     client = gradio_client.Client(f"{live.url}/", verbose=False)
-    with caplog.at_level(logging.INFO, logger="server.app"), pytest.raises(Exception, match="Crop"):
+    with caplog.at_level(logging.INFO, logger="webui.mount"), pytest.raises(Exception, match="Crop"):
         client.predict(gradio_client.handle_file(str(image)), api_name="/crop-resize")  # neither crop nor resize asked for
     assert "Traceback" not in capfd.readouterr().err
-    assert [r.getMessage() for r in caplog.records if r.name == "server.app" and "refused" in r.getMessage()]
+    assert [r.getMessage() for r in caplog.records if r.name == "webui.mount" and "refused" in r.getMessage()]
 
 
 def test_the_page_and_the_docs_work_under_the_policy(live: LiveServer) -> None:

@@ -20,8 +20,8 @@ import httpx
 import pytest
 from PIL import Image
 
-from server.accounts import set_password
-from server.db import Database, User
+from service.accounts import set_password
+from service.db import Database, User
 from tests import gradio_raw
 from tests.conftest import EXAMPLES
 from tests.server_harness import LiveServer, start

@@ -15,8 +15,8 @@ import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
-from server.accounts import set_password
-from server.db import ApiKey, Database, Job, User
+from service.accounts import set_password
+from service.db import ApiKey, Database, Job, User
 from tests import gradio_raw
 from tests.conftest import EXAMPLES
 from tests.server_harness import LiveServer, start

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from server.safefetch import UnsafeUrl, check_address, fetch
+from service.safefetch import UnsafeUrl, check_address, fetch
 
 
 @pytest.mark.parametrize("address", ["64:ff9b:1::a00:1", "64:ff9b:1:808:8:800::", "64:ff9b:1::808:808", "fec0::1", "fec0:1::7f00:1",

@@ -119,7 +119,7 @@ def test_free_jobs_run_on_their_own_queue(cluster: services.Cluster) -> None:
 
 def test_the_embedded_default_needs_none_of_it(tmp_path: Path) -> None:
     from ops.settings import Settings
-    from server.state import Studio
+    from service.studio import Studio
 
     studio = Studio.create(Settings(data_dir=tmp_path))
     assert not studio.scaled and type(studio.service.limiter.storage).__name__ == "MemoryStorage"
@@ -165,8 +165,8 @@ def test_the_web_app_runs_its_work_on_the_same_workers(cluster: services.Cluster
     from ops import chain
     from ops.pipeline import OutputOptions
     from ops.settings import Settings
-    from server.service import Caller, Price
-    from server.state import Studio
+    from service.terms import Caller, Price
+    from service.studio import Studio
 
     if "free-worker" not in cluster.workers:
         cluster.start_worker("free", "free-worker")
@@ -197,8 +197,8 @@ def test_a_web_run_sends_the_files_its_steps_refer_to_to_the_worker(cluster: ser
     from ops import chain
     from ops.pipeline import OutputOptions
     from ops.settings import Settings
-    from server.service import Caller, Price
-    from server.state import Studio
+    from service.terms import Caller, Price
+    from service.studio import Studio
 
     if "model-worker" not in cluster.workers:
         cluster.start_worker("model", "model-worker")
@@ -224,7 +224,7 @@ def test_files_on_an_s3_compatible_store(monkeypatch: pytest.MonkeyPatch) -> Non
     """S3 through fsspec (s3fs), against moto's S3 server on loopback; endpoint and keys are the standard AWS variables."""
     pytest.importorskip("s3fs", reason="s3fs is not installed")
     server_module = pytest.importorskip("moto.server", reason="moto[server] is not installed")
-    from server.storage import NotFound, Storage
+    from service.storage import NotFound, Storage
 
     port = services.free_port()
     s3 = server_module.ThreadedMotoServer(ip_address="127.0.0.1", port=port)

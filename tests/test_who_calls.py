@@ -16,9 +16,9 @@ from PIL import Image
 
 from limits.storage import MemoryStorage
 
-from server.accounts import set_password
-from server.db import Database, User
-from server.logins import LoginGuard
+from service.accounts import set_password
+from service.db import Database, User
+from service.logins import LoginGuard
 from tests.conftest import EXAMPLES
 from tests.server_harness import LiveServer, start
 

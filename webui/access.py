@@ -17,9 +17,10 @@ import gradio as gr
 
 from ops.chain import PlannedStep
 from ops.operation import Preset
+from service.terms import Caller, Price, Refusal, UiRunner
 
 if TYPE_CHECKING:
-    from server.service import Caller, Service, UiRunner
+    from service.layer import Service
 
 #: what a run must pass once its steps are planned; it yields what runs the work (here, or the job queue)
 Admission = Callable[[Sequence[PlannedStep]], AbstractContextManager["UiRunner"]]
@@ -53,8 +54,6 @@ class Access:
 
         @contextmanager
         def admit(steps: Sequence[PlannedStep]) -> Iterator[UiRunner]:
-            from server.service import Price
-
             price = Price.of_model(model) if model else Price.of_steps(steps)
             operations = [{"type": s.operation.name, "params": s.params.model_dump(mode="json", exclude_none=True), "engine": s.engine.name} for s in steps]
             heavy = model_work if model_work is not None else any(s.engine.uses_device for s in steps) or not price.free
@@ -71,8 +70,6 @@ class Access:
 
 @contextmanager
 def refusals_as_errors() -> Iterator[None]:
-    from server.service import Refusal
-
     try:
         yield
     except Refusal as refusal:

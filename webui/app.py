@@ -15,7 +15,7 @@ from .settings_tab import settings_tab
 from .tabs import operation_tab
 
 if TYPE_CHECKING:
-    from server.service import Service
+    from service.layer import Service
 
 QUEUE_SIZE = 64
 

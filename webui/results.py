@@ -18,8 +18,8 @@ from ops.imageio.pixels import colour, flatten_alpha, to_8bit
 from ops.imageio.writer import FORMAT_ALIASES
 from ops.pipeline import OutputOptions, Processed
 from ops.settings import get_settings
-from server.diskfull import is_disk_full
-from server.jobs import Finished
+from service.diskfull import is_disk_full
+from service.terms import Finished
 
 from .access import Admission
 from .uploads import uploaded

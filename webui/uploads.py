@@ -4,7 +4,7 @@ A Gradio client sends a file as ``{"path": ..., "meta": {"_type": "gradio.FileDa
 ``path`` is whatever the client wrote: a mounted app that Gradio does not consider launched copied
 any server file named there into its cache and served it back. Three layers close that:
 
-- the mount marks the app launched and blocks the data folder and the weights (``server.app``);
+- the mount marks the app launched and blocks the data folder and the weights (``webui.mount``);
 - :class:`FileDoor`, before Gradio parses a request, refuses any file value that does not lie in
   Gradio's upload folder, and records the files it let through;
 - :func:`uploaded`, where a handler turns a value into a picture, accepts only a file the door let

@@ -80,9 +80,8 @@ def install(wanted: list[str], manifest: dict[str, Weights]) -> int:
     """Fetch each of ``wanted`` (sizes said first); 1 if any failed, each failure said in a line."""
     missing = [name for name in wanted if not installed(manifest[name])]
     if len(missing) > 1:  # say what is coming before a long download starts
-        sizes = [manifest[name].total_size for name in missing]
         print(f"installing {len(missing)}: " + ", ".join(f"{name} ({manifest[name].size_text})" for name in missing)
-              + (f"; {sum(sizes) / 1e9:.2f} GB in all" if all(sizes) else ""))  # fmt: skip
+              + f"; {size_summary(missing, manifest)}")  # fmt: skip
     failed = 0
     for name in missing:
         try:
@@ -91,6 +90,18 @@ def install(wanted: list[str], manifest: dict[str, Weights]) -> int:
             failed += 1
             print(f"error: {exc}", file=sys.stderr)
     return 1 if failed else 0
+
+
+def size_summary(names: list[str], manifest: dict[str, Weights]) -> str:
+    """The total of ``names`` that the manifest knows, and by name the ones whose size it does not
+    record (a hub snapshot's size is only a hint), e.g. "2.04 GB for 6 of known size; exact size
+    unknown: yunet"."""
+    known = [name for name in names if manifest[name].total_size]
+    unknown = [name for name in names if name not in known]
+    total = f"{sum(manifest[name].total_size or 0 for name in known) / 1e9:.2f} GB"
+    if not unknown:
+        return f"{total} in all"
+    return (f"{total} for {len(known)} of known size; " if known else "") + f"exact size unknown: {', '.join(unknown)}"
 
 
 def markdown() -> str:

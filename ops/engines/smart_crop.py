@@ -49,7 +49,7 @@ def place(lo: float, hi: float, centre: float, size: int, limit: int, anchor: fl
 
 class SmartCrop(Engine):
     name = "saliency-and-faces"
-    description = "Subject matte from the best installed segmenter, faces from YuNet (or Haar), rule-of-thirds placement"
+    description = "Subject matte from the best installed segmenter, faces from YuNet (else dlib MMOD, else Haar), rule-of-thirds placement"
     uses_device = True
 
     def unavailable_reason(self) -> str | None:

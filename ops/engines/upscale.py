@@ -3,7 +3,7 @@
 Scales the network lacks are made for quality, not ease: 2x runs the 4x network and
 downsamples its output with Lanczos (sharper than any 2x interpolation of the input, and
 the same way Real-ESRGAN's own ``outscale`` works); 8x runs the 4x network, brings its output
-to 2x with Lanczos and runs the network again (exactly 8x, one sixth of the cost of two full
+to 2x with Lanczos and runs the network again (exactly 8x, 5/17 of the cost of two full
 4x passes, and the second pass sees a clean, detailed 2x image instead of GAN texture at 4x).
 A blocky input is deblocked first and the output keeps the input's low-frequency colour
 (``deblocks``, ``keeps_colour``: ops.restore.jpeg, ops.restore.colour).

@@ -1,8 +1,8 @@
 """The one service layer every door goes through: who calls, what it costs, which limits apply.
 
 REST routes, the Gradio handlers and the accounts CLI all ask this layer; none of them runs SQL,
-counts requests or moves credits itself. A refusal is a :class:`Refusal` whose ``kind`` each door
-turns into its own form (a v1 error, a spec-002 code, a ``gr.Error``).
+counts requests or moves credits itself. A refusal is a :class:`~service.terms.Refusal` whose
+``kind`` each door turns into its own form (a v1 error, a spec-002 code, a ``gr.Error``).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
@@ -27,67 +27,28 @@ from ops.engines.base import ProgressFn, Resolver
 from ops.errors import StudioError
 from ops.imageio import Picture, encode, probe
 from ops.pipeline import OutputOptions, Processed, process
-from ops.operation import Preset
 from ops.settings import Settings
 
-from . import accounts, diskfull
+from . import accounts, diskfull, job_endings, job_waiter
 from .accounts import TIERS, AccountError
-from .db import ApiKey, Database, Job, User
-from .jobs import Finished, JobService
+from .db import ApiKey, Database, Job, User, iso
+from .jobs import JobService
 from .logins import ATTEMPT, Attempt, Counter, LoginGuard, TooManyFailures, count, wait_for
 from .ratelimit import RateLimiter, Verdict
-from .schemas import AccountResponse, iso
+from .terms import Caller, Finished, Price, Refusal, UiRunner
 
 GUEST_EMAIL = "web-guest@studio.invalid"  # scale-out mode: the account anonymous web-app runs are recorded under
-RefusalKind = Literal["unauthorized", "rate_limited", "insufficient", "forbidden", "conflict", "not_found"]
 
 
-class Refusal(Exception):
-    """Why a caller may not do something, in words a person can act on."""
+class AccountView(BaseModel):
+    """An account as the doors show it: the v1 API's account body, plus the UI's usage counts."""
 
-    def __init__(self, kind: RefusalKind, message: str, headers: dict[str, str] | None = None, retry_after: int = 0) -> None:
-        super().__init__(message)
-        self.kind, self.message, self.headers, self.retry_after = kind, message, headers or {}, retry_after
-
-
-@dataclass(frozen=True)
-class Caller:
-    """Who is calling: an account (key or UI login), or an anonymous client address."""
-
-    address: str
-    user_id: str | None = None
-    email: str | None = None
-    tier: str | None = None
-
-    @property
-    def identity(self) -> str:
-        return f"user:{self.user_id}" if self.user_id else f"ip:{self.address}"
-
-
-@dataclass(frozen=True)
-class Price:
-    credits: int = 0
-    coins: int = 0
-
-    @property
-    def free(self) -> bool:
-        return self.credits == 0 and self.coins == 0
-
-    @classmethod
-    def of_steps(cls, steps: Sequence[PlannedStep]) -> Price:
-        return cls(credits=sum(step.credits for step in steps))
-
-    @classmethod
-    def of_model(cls, preset: Preset) -> Price:
-        return cls(coins=preset.coins)
-
-    def __str__(self) -> str:
-        parts = [f"{self.credits} credit{'s' * (self.credits != 1)}"] if self.credits else []
-        parts += [f"{self.coins} coin{'s' * (self.coins != 1)}"] if self.coins else []
-        return " and ".join(parts) or "free"
-
-
-class AccountView(AccountResponse):
+    id: str
+    email: str
+    tier: str
+    credits: int
+    coins: int
+    limits: dict[str, Any]
     used: dict[str, int | None] = {}  # requests counted in the current minute and month
 
 
@@ -148,7 +109,7 @@ class Service:
 
     def check_login(self, email: str, password: str, attempt: Attempt | None = None) -> bool:
         """A web-app password check, throttled so that guessing is slow and a stranger's guesses
-        cannot lock the owner's own browser out (see server.logins). A refused attempt is marked
+        cannot lock the owner's own browser out (see service.logins). A refused attempt is marked
         on the attempt (the door answers it with 429)."""
         attempt = attempt or ATTEMPT.get() or Attempt(address="unknown")
 
@@ -233,9 +194,9 @@ class Service:
             yield _run_here
             return
         job_id = self.create_job(caller, price, api="ui", status="processing", input_key="", operations=operations, model_name=model_name,
-                                 attempts=1, **self.jobs.lease())  # fmt: skip
+                                 attempts=1, **self.jobs.leases.columns())  # fmt: skip
         try:
-            with self.jobs.holding(job_id):
+            with self.jobs.leases.holding(job_id):
                 yield _run_here
         except BaseException as exc:
             reason = diskfull.JOB_MESSAGE if diskfull.is_disk_full(exc) else str(getattr(exc, "message", exc)) or type(exc).__name__
@@ -259,7 +220,7 @@ class Service:
         job_id = self.create_job(payer, price if caller.user_id else Price(), api="ui", input_key=input_key, operations=operations,
                                  output_options=asdict(options), model_name=model_name, hints=stored or None)  # fmt: skip
         self.jobs.dispatch(job_id)
-        return self.jobs.wait(job_id, progress)
+        return job_waiter.wait_for(self.db, storage, job_id, self.settings.max_job_seconds, progress)
 
     def _guest_id(self) -> str:
         with self.db.session() as session:
@@ -267,9 +228,9 @@ class Service:
 
     def finish_ui_run(self, job_id: str, failed: str | None = None) -> None:
         if failed is None:
-            self.jobs.complete_held(job_id)
+            job_endings.complete_held(self.db, job_id)
         else:
-            self.jobs.fail(job_id, failed, "ui_failed")  # and refunded
+            job_endings.fail(self.db, job_id, failed, "ui_failed")  # and refunded
 
     # --- accounts ---------------------------------------------------------------------------
     def account(self, caller: Caller) -> AccountView:
@@ -304,10 +265,6 @@ class Service:
         if user is None:
             raise Refusal("unauthorized", "no account is signed in")
         return user
-
-
-#: runs a web-UI job: (input file, planned steps, output options, progress, hints, what its references may read) -> its result
-UiRunner = Callable[[str, Sequence[PlannedStep], OutputOptions, "ProgressFn | None", "dict[str, Any] | None", Resolver], "Processed | Finished"]
 
 
 def _run_here(source: str, steps: Sequence[PlannedStep], options: OutputOptions, progress: ProgressFn | None, hints: dict[str, Any] | None,

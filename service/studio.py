@@ -1,4 +1,7 @@
-"""The services one server process holds, created once and shared by every route and the web UI."""
+"""The services one server process holds, created once and shared by every route and the web UI.
+
+No HTTP here: a door passes the base URL a signed link starts with (``Studio.signed_url``).
+"""
 
 from __future__ import annotations
 
@@ -12,15 +15,15 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fastapi import Request
-
 from ops.settings import Settings
+
 from .db import Database
 from .jobs import JobService
+from .layer import Service
 from .ratelimit import RateLimiter
-from .service import Service
 from .storage import Storage, purge_folders
 from .taskqueue import Broker
+from .warmup import warm_up
 
 SECRET_FILE = "secret.key"
 
@@ -74,9 +77,10 @@ class Studio:
     def sign(self, key: str, expires: int) -> str:
         return hmac.new(self.secret, f"{key}:{expires}".encode(), hashlib.sha256).hexdigest()
 
-    def signed_url(self, request: Request, key: str, ttl: int = 24 * 3600) -> str:
+    def signed_url(self, base_url: str, key: str, ttl: int = 24 * 3600) -> str:
+        """A download link for ``key``, under STUDIO_PUBLIC_URL, else the ``base_url`` the request came to."""
         expires = int(time.time()) + ttl
-        base = (self.settings.public_url or str(request.base_url)).rstrip("/")
+        base = (self.settings.public_url or base_url).rstrip("/")
         return f"{base}/api/v1/files/{key}?expires={expires}&signature={self.sign(key, expires)}"
 
     def valid_signature(self, key: str, expires: str | None, signature: str | None) -> bool:
@@ -103,27 +107,3 @@ def load_secret(settings: Settings) -> bytes:
         finally:
             draft.unlink()
     return bytes.fromhex(path.read_text().strip())
-
-
-def warm_up(settings: Settings) -> None:
-    """Pay one-time costs off the request path: rembg's first import compiles pymatting with
-    numba (about a minute the first time on a machine, cached after); the default networks are
-    loaded, their CPU backend chosen (measured once per machine, then read from the cache) and
-    their usual shapes compiled."""
-    try:
-        import rembg  # noqa: F401
-    except Exception:  # an import problem shows when a background job runs, with its own message
-        pass
-    import ops.engines  # noqa: F401  (registers the engines)
-    from ops.engines.base import ENGINES
-
-    for name in filter(None, (n.strip() for n in settings.warm_networks.split(","))):
-        try:
-            if name in ENGINES:
-                ENGINES[name].warm()
-        except Exception:  # the job that needs it reports the problem with its own message
-            logging.getLogger(__name__).exception("warming %s failed", name)
-
-
-def studio(request: Request) -> Studio:
-    return request.app.state.studio

@@ -18,6 +18,15 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+def iso(moment: datetime | None) -> str | None:
+    """A stored moment as every door shows it (ISO 8601, UTC, seconds)."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:  # SQLite hands back naive datetimes; they were written in UTC
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def new_id() -> str:
     return str(uuid.uuid4())
 
