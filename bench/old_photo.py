@@ -17,7 +17,6 @@ Usage: python bench/old_photo.py [--seed 0] [--side 512] [--only NAME]
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import sys
 import time
 from collections.abc import Iterator
@@ -28,17 +27,12 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from photos import package_file  # bench/ is on the path from here
 
 TOLERANCE = 20  # levels: a pixel within this of the clean photo is right
 GRAIN = 8.0
-
-
-def package_file(package: str, *parts: str) -> Path | None:
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    path = Path(next(iter(spec.submodule_search_locations))).joinpath(*parts)
-    return path if path.is_file() else None
 
 
 TUNED = {  # the photos the detector's settings were chosen on (besides examples/*.jpg)
