@@ -1,16 +1,25 @@
-"""Persistence: users, API keys and jobs in SQLAlchemy (SQLite by default, any SQLAlchemy URL works)."""
+"""Persistence: users, API keys and jobs in SQLAlchemy (SQLite by default, any SQLAlchemy URL works).
+The schema is built and upgraded by the Alembic migrations in ``service/migrations`` when a
+``Database`` opens (``migrate``)."""
 
 from __future__ import annotations
 
+import functools
 import os
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, create_engine, event, inspect
-from sqlalchemy.engine import Engine, make_url
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, create_engine, event, inspect, text
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 
@@ -95,8 +104,11 @@ class Database:
         self.engine: Engine = create_engine(url, **options)
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        Base.metadata.create_all(self.engine)
-        _add_missing_columns(self.engine)
+        try:
+            migrate(self.engine)
+        except BaseException:
+            self.engine.dispose()
+            raise
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager
@@ -121,14 +133,80 @@ def _private_file(path: str | None) -> None:
     os.chmod(path, 0o600)
 
 
-def _add_missing_columns(engine: Engine) -> None:
-    """Columns added since a database was created (all nullable or defaulted) are added in place,
-    so an existing deployment keeps its users, keys and jobs across upgrades."""
-    inspector = inspect(engine)
-    with engine.begin() as connection:
-        for table in Base.metadata.sorted_tables:
-            present = {column["name"] for column in inspector.get_columns(table.name)}
-            for column in table.columns:
-                if column.name not in present:
-                    kind = column.type.compile(dialect=engine.dialect)
-                    connection.exec_driver_sql(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}')
+#: the schema's history: Alembic migrations inside the package
+MIGRATIONS = Path(__file__).with_name("migrations")
+#: the Postgres advisory lock held while a process migrates (one at a time per database)
+MIGRATION_LOCK = 0x5354_5544_494F  # "STUDIO"
+#: a database made before the migrations (create_all, then the hand-written column additions) has
+#: these tables; the columns each later revision added, oldest first, tell the revision it matches
+LEGACY_TABLES = {"users", "api_keys", "jobs"}
+LEGACY_COLUMNS = {
+    "0002": {"users": {"password_hash"}},
+    "0003": {"jobs": {"worker", "lease_expires_at"}},
+    "0004": {"jobs": {"hints"}},
+}
+#: Alembic's ``context`` and ``op`` are module-wide: one migration at a time in a process too
+_MIGRATING = threading.Lock()
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """Alembic's configuration for the studio's migrations, on ``connection`` when one is given
+    (without one, Alembic's commands open STUDIO_DATABASE_URL's database)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS).replace("%", "%%"))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the database to the newest migration: a new one is created by the migrations, one made
+    before them is stamped at the revision it matches first. The upgrade is one transaction under a
+    lock (Postgres: an advisory lock; SQLite: BEGIN IMMEDIATE), so processes opening the same
+    database at once never migrate together; those that come second find it at head."""
+    with engine.connect() as connection:
+        if MigrationContext.configure(connection).get_current_revision() == _head():
+            return  # the common case: no lock taken
+        connection.rollback()
+        with _MIGRATING:
+            _upgrade(connection)
+
+
+def _upgrade(connection: Connection) -> None:
+    """Lock the database, stamp one made before the migrations, upgrade, commit (the lock goes with it)."""
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("BEGIN IMMEDIATE")  # the write lock, held to the commit (DDL included)
+    elif connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})  # released at the commit
+    config = alembic_config(connection)
+    legacy = _legacy_revision(connection)
+    if legacy is not None:
+        command.stamp(config, legacy)
+    command.upgrade(config, "head")
+    connection.commit()
+
+
+@functools.cache
+def _head() -> str | None:
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def _legacy_revision(connection: Connection) -> str | None:
+    """The revision a database made before the migrations matches (None: it has a version table,
+    or no tables yet)."""
+    inspector = inspect(connection)
+    tables = set(inspector.get_table_names())
+    if "alembic_version" in tables or not tables & LEGACY_TABLES:
+        return None
+    if not LEGACY_TABLES <= tables:
+        raise RuntimeError(f"the database has some of the studio's tables but not {sorted(LEGACY_TABLES - tables)}; no version made it")
+    columns = {table: {column["name"] for column in inspector.get_columns(table)} for table in LEGACY_TABLES}
+    revision = "0001"
+    for candidate, added in LEGACY_COLUMNS.items():
+        if not all(names <= columns[table] for table, names in added.items()):
+            break
+        revision = candidate
+    if revision >= "0003" and "ix_jobs_lease_expires_at" not in {index["name"] for index in inspector.get_indexes("jobs")}:
+        # the hand-written additions added jobs.lease_expires_at without revision 0003's index
+        connection.exec_driver_sql("CREATE INDEX ix_jobs_lease_expires_at ON jobs (lease_expires_at)")
+    return revision
