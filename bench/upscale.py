@@ -2,7 +2,11 @@
 PyTorch and the ncnn runtime, side by side.
 
 Each contender runs in its own process (so peak RSS is its own) on the same real photo crop.
-Usage: python bench/upscale.py [--size 256] [--skip-large]
+Then the peak memory of a large enhance x4 (2000x1500 -> 8000x6000, 48 MP, through the whole
+pipeline and the PNG encode), each engine in a fresh process: its peak RSS (ru_maxrss), printed
+with the CPU's flags.
+Usage: python bench/upscale.py [--size 256] [--skip-large] [--large realesr-animevideov3,realesrgan-x4plus]
+       python bench/upscale.py --large realesrgan-x4plus --only-large   (the peak alone)
 """
 
 from __future__ import annotations
@@ -101,19 +105,23 @@ def run_ncnn(pixels: np.ndarray) -> tuple[np.ndarray, float]:
     return (np.clip(np.array(out), 0, 1).transpose(1, 2, 0) * 255).round().astype(np.uint8), elapsed
 
 
-def run_large() -> dict[str, float]:
-    """2000x1500 -> 8000x6000 with the compact network, through the whole pipeline (PNG written)."""
+LARGE = (2000, 1500)  # x4: 8000x6000, 48 MP
+
+
+def run_large(engine: str = "realesr-animevideov3") -> dict[str, float]:
+    """2000x1500 -> 8000x6000 with ``engine``, through the whole pipeline (PNG written)."""
     from ops import chain
     from ops.imageio import Picture, encode
 
-    source = Image.open(PHOTO).convert("RGB").resize((2000, 1500), Image.Resampling.LANCZOS)
-    steps = chain.plan([{"type": "enhance", "params": {"scale": 4}, "engine": "realesr-animevideov3"}])
+    source = Image.open(PHOTO).convert("RGB").resize(LARGE, Image.Resampling.LANCZOS)
+    steps = chain.plan([{"type": "enhance", "params": {"scale": 4}, "engine": engine}])
     start = time.perf_counter()
     result = chain.run(Picture(np.asarray(source)), steps)
     upscaled = time.perf_counter() - start
     data = encode(result.picture, "png").data
     return {"seconds": upscaled, "total_seconds": time.perf_counter() - start, "png_mb": len(data) / 1e6,
-            "size": list(result.picture.pixels.shape[:2]), "peak_rss_mb": peak_rss_mb()}  # fmt: skip
+            "size": list(result.picture.pixels.shape[:2]), "peak_rss_mb": peak_rss_mb(),
+            "backend": result.steps[0].details.get("backend", "?")}  # fmt: skip
 
 
 def matmul_peak_gflops() -> float:
@@ -133,8 +141,8 @@ def _timed(fn) -> float:
 
 
 def child(name: str, size: int, out: Path) -> None:
-    if name == "large":
-        print(json.dumps(run_large()))
+    if name.startswith("large"):
+        print(json.dumps(run_large(name.partition(":")[2] or "realesr-animevideov3")))
         return
     runner = {"ours": run_ours, "torch": run_torch, "ncnn": run_ncnn}[name]
     image, seconds = runner(crop(size))
@@ -175,7 +183,7 @@ def backends() -> None:
 
 
 def static_vs_dynamic(module, cache: Path, digest: str) -> float:  # noqa: ANN001
-    from ops.runtime.backends.base import BACKENDS
+    from ops.runtime.backends.base import BACKENDS, IMAGE
     from ops.runtime.backends.selection import calibration_tile
     from ops.runtime.throughput import best_time
 
@@ -183,7 +191,7 @@ def static_vs_dynamic(module, cache: Path, digest: str) -> float:  # noqa: ANN00
 
     shaped = BACKENDS["openvino-bf16"].build(module, IMAGE, cache, digest).run
     tile = calibration_tile()
-    dynamic = AnyShape(shaped.core, shaped.model, shaped.config)  # height and width left open
+    dynamic = AnyShape(shaped.core, shaped.model, shaped.config, cache / "dynamic")  # height and width left open
     return best_time(dynamic, tile)[0] / best_time(shaped, tile)[0]
 
 
@@ -197,6 +205,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--skip-large", action="store_true")
+    parser.add_argument("--large", default="realesr-animevideov3", help="engines of the 48 MP peak-memory run, comma-separated")
+    parser.add_argument("--only-large", action="store_true", help="only the 48 MP peak-memory run")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -205,6 +215,9 @@ def main() -> None:
         return
     if args.child:
         child(args.child, args.size, Path(args.out or "."))
+        return
+    if args.only_large:
+        large_runs(args.large.split(","))
         return
     import torch
 
@@ -231,17 +244,27 @@ def main() -> None:
         print(f"speed-up of ours over plain fp32 PyTorch: {results['torch']['seconds'] / results['ours']['seconds']:.2f}x")
         ours, reference = np.load(Path(tmp) / "ours.npy"), np.load(Path(tmp) / "torch.npy")
         print(f"PSNR ours vs plain fp32 PyTorch: {psnr(ours, reference):.1f} dB")
-    done = subprocess.run([sys.executable, __file__, "--child", "backends"], capture_output=True, text=True)
+    done = subprocess.run([sys.executable, __file__, "--child", "backends"], capture_output=True, text=True, check=False)
     print(done.stdout.rstrip() if done.returncode == 0 else f"backends failed\n{done.stderr[-2000:]}")
     if not args.skip_large:
-        done = subprocess.run([sys.executable, __file__, "--child", "large"], capture_output=True, text=True)
+        large_runs(args.large.split(","))
+
+
+def large_runs(engines: list[str]) -> None:
+    """Each engine's enhance x4 to 48 MP in a fresh process: its peak RSS is its own."""
+    from ops.runtime.backends.verdicts import cpu_flags
+
+    print(f"\nenhance x4, {LARGE[0]}x{LARGE[1]} -> {LARGE[0] * 4}x{LARGE[1] * 4} ({LARGE[0] * LARGE[1] * 16 / 1e6:.0f} MP), "
+          f"{os.cpu_count()} threads, CPU flags: {cpu_flags()}")  # fmt: skip
+    for engine in engines:
+        done = subprocess.run([sys.executable, __file__, "--child", f"large:{engine}"], capture_output=True, text=True, check=False)
         if done.returncode != 0:
-            print(f"large run failed\n{done.stderr[-2000:]}")
-            return
+            print(f"{engine}: large run failed\n{done.stderr[-2000:]}")
+            continue
         large = json.loads(done.stdout.strip().splitlines()[-1])
         print(
-            f"2000x1500 -> {large['size'][1]}x{large['size'][0]} with realesr-animevideov3: upscale {large['seconds']:.1f} s, "
-            f"with PNG encode {large['total_seconds']:.1f} s ({large['png_mb']:.0f} MB), peak RSS {large['peak_rss_mb']:.0f} MB"
+            f"{engine} ({large['backend']}): upscale {large['seconds']:.1f} s, with PNG encode {large['total_seconds']:.1f} s "
+            f"({large['png_mb']:.0f} MB), peak RSS {large['peak_rss_mb']:.0f} MB"
         )
 
 

@@ -36,10 +36,21 @@ def run(args: argparse.Namespace) -> int:
             source = "registry" if weights.from_registry else "hub" if weights.hub else "url"
             print(f"{weights.name:<30} {'yes' if installed(weights) else 'no':<10} {weights.size_text:>10}  {source:<9} {weights.license}")
             print(f"{'':<30} {weights.title}")
+        print(compiled_cache_line())
         return 0
     if args.names == ["setup"]:
         return setup(manifest)
     return install(_select(args.names, manifest), manifest)
+
+
+def compiled_cache_line() -> str:
+    """What the compiled cache (converted networks, kernels per tile shape) takes on disk, against its bound."""
+    from ..runtime.backends import disk
+    from ..settings import get_settings
+
+    folder, bound = disk.folder(), get_settings().compiled_cache_bytes
+    return (f"compiled cache {folder}: {disk.size(folder) / 1e6:.0f} MB of {bound / 1e6:.0f} MB "
+            f"(STUDIO_COMPILED_CACHE_BYTES; {len(disk.entries(folder))} entries, least recently used deleted first)")  # fmt: skip
 
 
 def setup(manifest: dict[str, Weights], answers: Callable[[str], bool] | None = None) -> int:

@@ -12,12 +12,16 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+import weakref
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from . import disk
+from .ledger import Ledger, resident
 from .openvino_setup import compile_options, openvino_core
 from .samples import EXAMPLES
 from .verdicts import Trial, best_time, fingerprint, read, write
@@ -36,13 +40,20 @@ class OpenVinoSession:
     """Stands in for onnxruntime's InferenceSession where rembg calls it (``run``, ``get_inputs``)."""
 
     def __init__(self, path: Path, precision: str, shape: tuple[int, ...], cache: Path) -> None:
-        core = openvino_core(cache)
+        core = openvino_core()
         model = core.read_model(path)
         self._inputs = [_Input(port.get_any_name(), list(shape)) for port in model.inputs]
         model.reshape({model.inputs[0].get_any_name(): list(shape)})  # the one size rembg feeds: a static compile
-        compiled = core.compile_model(model, "CPU", compile_options(precision, _threads()))
+        entry = disk.kernels(cache, f"{file_digest(path)}@{precision}-{_threads()}t-{'x'.join(map(str, shape))}")
+        before = resident()
+        compiled = core.compile_model(model, "CPU", compile_options(precision, _threads(), entry))
         self.request = compiled.create_infer_request()
         self.busy = threading.Lock()
+        self.ledger = Ledger()  # its compiled model counted with the session (the manager counts the ONNX file)
+        self.ledger.hold(entry)
+        self.ledger.charge("compiled", resident() - before)
+        weakref.finalize(self, self.ledger.close)
+        disk.trim(cache)
 
     def get_inputs(self) -> list[_Input]:
         return self._inputs
@@ -154,6 +165,12 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def file_digest(path: Path) -> str:
+    stat = path.stat()
+    return _digest(path, stat.st_size, stat.st_mtime_ns)
+
+
+@lru_cache(maxsize=32)
+def _digest(path: Path, size: int, mtime: int) -> str:  # read once per file version
     digest = hashlib.sha256()
     with path.open("rb") as stream:
         for block in iter(lambda: stream.read(1 << 20), b""):

@@ -6,16 +6,18 @@ from pathlib import Path
 from typing import Any
 
 
-def openvino_core(cache: Path) -> Any:
-    """An OpenVINO core keeping compiled kernels on disk in ``cache``, so a shape compiles once per machine."""
+def openvino_core() -> Any:
+    """An OpenVINO core; where a compile keeps its kernels is said per compile (``compile_options``)."""
     import openvino as ov
 
-    cache.mkdir(parents=True, exist_ok=True)
-    core = ov.Core()
-    core.set_property({"CACHE_DIR": str(cache / "openvino-kernels")})
-    return core
+    return ov.Core()
 
 
-def compile_options(precision: str, threads: int) -> dict[str, Any]:
-    """One request at a time on ``threads`` cores, in ``precision`` (f32, bf16; int8 models carry their own)."""
-    return {"INFERENCE_PRECISION_HINT": precision, "PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": threads}
+def compile_options(precision: str, threads: int, kernels: Path | None = None) -> dict[str, Any]:
+    """One request at a time on ``threads`` cores, in ``precision`` (f32, bf16; int8 models carry their own);
+    the compiled model kept on disk in the folder ``kernels`` (one compiled cache entry, ``disk``),
+    so the next process loads it instead of compiling."""
+    options: dict[str, Any] = {"INFERENCE_PRECISION_HINT": precision, "PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": threads}
+    if kernels is not None:
+        options["CACHE_DIR"] = str(kernels)
+    return options
