@@ -74,7 +74,7 @@ def candidates() -> None:
     import openvino as ov
 
     import ops.engines  # noqa: F401  (registers the engines)
-    from ops.engines.segment import rembg_session
+    from ops.models.loaders.sessions import rembg_session
     from ops.runtime.backends.verdicts import cpu_flags, read
     from ops.settings import get_settings
     from ops.weights import entry, require

@@ -20,26 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-
-def ssim(a: np.ndarray, b: np.ndarray) -> float:
-    """Structural similarity of two luminance images in [0, 255] (Wang et al. 2004, Gaussian window)."""
-    a, b = a.astype(np.float64), b.astype(np.float64)
-    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
-
-    def blur(x: np.ndarray) -> np.ndarray:
-        return cv2.GaussianBlur(x, (11, 11), 1.5)
-
-    mu_a, mu_b = blur(a), blur(b)
-    var_a, var_b, cov = blur(a * a) - mu_a**2, blur(b * b) - mu_b**2, blur(a * b) - mu_a * mu_b
-    return float((((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))).mean())
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    return float(10 * np.log10(255**2 / max(np.mean((a.astype(np.float64) - b) ** 2), 1e-12)))
-
-
-def luma(rgb: np.ndarray) -> np.ndarray:
-    return rgb.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+from ops.metrics import luma, psnr, ssim  # noqa: E402  (re-exported for the other benches)
 
 
 def main() -> None:

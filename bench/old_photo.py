@@ -126,7 +126,7 @@ def off(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def main() -> None:
     from ops import chain
-    from ops.engines.denoise import ffdnet
+    from ops.models import model
     from ops.imageio import Picture
     from ops.restore.damage import restore
     from ops.restore.noise import estimate_sigma
@@ -138,7 +138,7 @@ def main() -> None:
     parser.add_argument("--side", type=int, default=512, help="photos larger than this are shrunk to it")
     parser.add_argument("--only", help="one photo by name")
     args = parser.parse_args()
-    net = ffdnet()
+    net = model("ffdnet").net
     job = chain.plan([{"type": "restore-old-photo", "params": {"face_enhancement_level": 0.0}}])
 
     def stage_changes(image: np.ndarray) -> tuple[float, float]:

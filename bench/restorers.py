@@ -33,13 +33,13 @@ def adapted(name: str):  # noqa: ANN201  (ops.runtime.signatures.Adapted, and wh
 
     real = missing_reason(name) is None
     if real and name == "big-lama":
-        from ops.engines.inpaint import load_lama
+        from ops.models.loaders.modules import load_lama
 
         return inpainter(load_lama(next(iter(require(entry(name)).values())))), True
     if real:
         from ops.runtime.loader import state_dict
 
-        state = state_dict(WeightsSource(name))
+        state = state_dict(WeightsSource(name), require(entry(name)))
     else:
         torch.manual_seed(0)
         state = random_state(name)

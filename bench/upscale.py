@@ -150,9 +150,7 @@ def child(name: str, size: int, out: Path) -> None:
     print(json.dumps({"seconds": seconds, "peak_rss_mb": peak_rss_mb()}))
 
 
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-    return float("inf") if mse == 0 else 10 * np.log10(255**2 / mse)
+from ops.metrics import psnr  # noqa: E402  (the project root is on the path from here)
 
 
 def backends() -> None:
@@ -160,15 +158,14 @@ def backends() -> None:
     import tempfile
 
     import ops.engines  # noqa: F401  (registers the engines)
-    from ops.engines.base import ENGINES
     from ops.runtime.backends.base import IMAGE
     from ops.runtime.backends.openvino_cpu import SHAPE_STEP
     from ops.runtime.backends.selection import CALIBRATION_SIDE, calibrate, weights_digest
     from ops.runtime.backends.verdicts import cpu_flags
-    from ops.runtime.loader import load
+    from ops.models import model
     from trials import print_trials
 
-    network = load(ENGINES["realesrgan-x4plus"].source())
+    network = model("realesrgan-x4plus").net
     flags = cpu_flags()
     print(f"\nCPU backends, Real-ESRGAN x4plus on a {CALIBRATION_SIDE}x{CALIBRATION_SIDE} calibration tile (best of 2 after a warm-up); CPU flags: {flags}")
     with tempfile.TemporaryDirectory() as cache:

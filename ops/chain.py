@@ -134,7 +134,7 @@ def plan_one(operation: str, params: Mapping[str, Any], engine: str = "auto") ->
     op = get_operation(operation)
     validated = op.validate(params)
     choice = choose(op, engine)
-    return [PlannedStep(op, validated, choice.engine, choice.warnings, preferred=choice.preferred)]
+    return [PlannedStep(op, validated, choice.engine, choice.warnings, get_settings().int8, choice.preferred)]  # the server's speed mode, as in plan
 
 
 def plan_model(model_name: str) -> list[PlannedStep]:

@@ -43,7 +43,7 @@ class Settings(BaseSettings):
     compiled_cache_bytes: int = Field(
         2 << 30, ge=0, description="Disk the compiled cache (STUDIO_DATA_DIR/compiled: converted networks, one OpenVINO kernel blob per tile shape, 68 MB each for x4plus) may take; least recently used entries are deleted, never one in use."
     )
-    max_job_seconds: float = Field(900, gt=0, description="Refuse a Real-ESRGAN upscale (the only work estimated today) expected to take longer than this on the current device; a web-app run queued for a worker is waited for twice this.")
+    max_job_seconds: float = Field(900, gt=0, description="Refuse model work (upscalers, denoisers, deblurrers, face restorers, LaMa, diffusion; not the fixed-size detectors and segmenters) expected to take longer than this on the current device; a web-app run queued for a worker is waited for twice this.")
     tile: int = Field(384, ge=0, description="Largest input tile side for model inference (0: whole image).")
     backend: Literal["auto", "torch-fp32", "torch-bf16", "openvino-f32", "openvino-bf16", "openvino-int8"] = Field(
         "auto", description="How upscalers and restorers run on the CPU; auto: the fastest measured here whose output stays within backend_min_psnr of fp32."

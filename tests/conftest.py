@@ -61,10 +61,25 @@ def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "ops", *args], cwd=cwd, capture_output=True, text=True, timeout=300)
 
 
+def uninstalled(monkeypatch: pytest.MonkeyPatch, engine: str, weights: str | None = None) -> str:
+    """``engine`` cannot run for the rest of the test, saying what an engine says when its weights
+    (``weights``, by default named as the engine) are missing, whether or not they are installed
+    here. Returns that reason."""
+    from ops.engines import ENGINES
+    from ops.weights import entry
+    from ops.weights.store import not_installed
+
+    reason = not_installed(entry(weights or engine))
+    monkeypatch.setattr(ENGINES[engine], "unavailable_reason", lambda: reason)
+    return reason
+
+
 @pytest.fixture
 def random_weights(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):  # noqa: ANN201
-    """``random_weights(name, state_dict)``: install a (random) state dict as the manifest entry
-    ``name``, with its real sha256, so engines load it through the same code as the real file."""
+    """``random_weights(name, state)``: install ``state`` as the manifest entry ``name``'s file, with
+    its real sha256, so engines load it through the same code as the real file. ``state``: a (random)
+    state dict or any object ``torch.save`` writes, or the file's bytes (an ONNX model...). The one
+    way tests install made-up weights; ``random_weights.entries`` is the patched manifest."""
     import hashlib
 
     import torch
@@ -77,12 +92,17 @@ def random_weights(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):  # noqa: AN
     monkeypatch.setenv("STUDIO_CHECKPOINTS", str(tmp_path))
     NETWORKS.unload()
 
-    def install(name: str, state: dict) -> Path:
+    def install(name: str, state: object) -> Path:
         path = tmp_path / entries[name].files[0].file
-        torch.save(state, path)
+        if isinstance(state, bytes):
+            path.write_bytes(state)
+        else:
+            torch.save(state, path)
         weight = WeightFile(file=path.name, sha256=hashlib.sha256(path.read_bytes()).hexdigest(), size=path.stat().st_size)
         entries[name] = entries[name].model_copy(update={"files": (weight,)})
+        NETWORKS.unload()  # a network already loaded from an earlier install is not reused
         return path
 
+    install.entries = entries  # type: ignore[attr-defined]
     yield install
     NETWORKS.unload()

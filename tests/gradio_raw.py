@@ -14,9 +14,10 @@ def dependencies(url: str, cookies: httpx.Cookies | None = None) -> list[dict[st
     return config["dependencies"]
 
 
-def call(url: str, fn_index: int, data: list[Any], cookies: httpx.Cookies | None = None, timeout: float = 120) -> dict[str, Any]:
-    """Join the queue for one function and wait for its completion message (success or not)."""
-    session = uuid.uuid4().hex
+def call(url: str, fn_index: int, data: list[Any], cookies: httpx.Cookies | None = None, timeout: float = 120, session: str | None = None) -> dict[str, Any]:
+    """Join the queue for one function and wait for its completion message (success or not). Calls
+    that share a ``session`` see one page's state (a dropdown's choices an earlier call updated)."""
+    session = session or uuid.uuid4().hex
     joined = httpx.post(f"{url}/gradio_api/queue/join", cookies=cookies, timeout=30,
                         json={"data": data, "fn_index": fn_index, "session_hash": session, "event_data": None, "trigger_id": None})  # fmt: skip
     if joined.status_code != 200:

@@ -91,9 +91,7 @@ def test_a_job_whose_worker_died_is_retried_or_failed_and_refunded(live: LiveSer
         session.add_all([retried, exhausted])
         session.flush()
         ids = retried.id, exhausted.id
-    started = time.monotonic()
-    first, second = live.poll(key, ids[0]), live.poll(key, ids[1])
-    assert time.monotonic() - started < 120
+    first, second = live.poll(key, ids[0]), live.poll(key, ids[1])  # each within poll's own deadline
     assert first["status"] == "completed", first
     assert second["status"] == "failed" and "worker stopped" in second["error_message"]
     assert credits_of(live, user_id) == 9  # the completed job paid 1, the failed one was refunded
@@ -122,8 +120,26 @@ def test_out_of_range_values_are_422_not_500(live: LiveServer) -> None:
 
 
 # 6. one user's slow image host does not slow anyone else; a refused request leaves no file
+class SlowHost(str):
+    """host:port of a server that accepts and never answers; ``held``: the connections it holds."""
+
+    held: list[socket.socket]
+
+    def still_hanging(self) -> int:
+        """How many of its connections the client has not given up on (-1 if any was closed)."""
+        for connection in list(self.held):
+            connection.setblocking(False)
+            try:
+                while connection.recv(65536):  # the request it was sent, unanswered
+                    pass
+                return -1  # b"": the client closed it (gave up, or was answered elsewhere)
+            except BlockingIOError:
+                continue
+        return len(self.held)
+
+
 @pytest.fixture(scope="module")
-def slow_host() -> Iterator[str]:
+def slow_host() -> Iterator[SlowHost]:
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(100)
@@ -140,7 +156,9 @@ def slow_host() -> Iterator[str]:
 
     acceptor = threading.Thread(target=accept, daemon=True)
     acceptor.start()
-    yield f"127.0.0.1:{listener.getsockname()[1]}"
+    host = SlowHost(f"127.0.0.1:{listener.getsockname()[1]}")
+    host.held = held
+    yield host
     stop.set()
     acceptor.join()
     for connection in held:
@@ -148,8 +166,9 @@ def slow_host() -> Iterator[str]:
     listener.close()
 
 
-def test_hanging_image_urls_do_not_stall_other_users(tmp_path: Path, slow_host: str) -> None:
-    server = start(tmp_path, ssrf_allow=slow_host, fetch_timeout=8)
+def test_hanging_image_urls_do_not_stall_other_users(tmp_path: Path, slow_host: SlowHost) -> None:
+    """Another user is answered while the slow host holds the fetches: no wall-clock bound, an order of events."""
+    server = start(tmp_path, ssrf_allow=slow_host, fetch_timeout=60)
     try:
         _, slow_key = server.account(tier="business", coins=10_000)
         _, other_key = server.account(tier="pro")
@@ -157,12 +176,14 @@ def test_hanging_image_urls_do_not_stall_other_users(tmp_path: Path, slow_host: 
         with ThreadPoolExecutor(max_workers=45) as pool:
             submitted = list(pool.map(lambda _: httpx.post(f"{server.url}/api/photo-enhancer", headers={"Apikey": slow_key}, json=body, timeout=30), range(45)))
         assert all(r.status_code == 200 for r in submitted), submitted[0].text
-        timings = []
+        deadline = time.monotonic() + 60
+        while not slow_host.held and time.monotonic() < deadline:
+            time.sleep(0.05)
+        hanging = slow_host.still_hanging()
+        assert hanging > 0, "the fetches reached the slow host"
         for _ in range(5):
-            started = time.perf_counter()
             assert httpx.get(f"{server.url}/api/v1/account", headers=bearer(other_key)).status_code == 200
-            timings.append(time.perf_counter() - started)
-        assert max(timings) < 0.2, timings
+        assert slow_host.still_hanging() >= hanging, "answered while every fetch was still hanging"
     finally:
         server.stop()
 

@@ -1,6 +1,6 @@
 """The page as a person uses it, in headless Chromium: a free and a model operation, then a screenshot.
 
-Needs Debian's chromium (installed by .ci/run) and the playwright package; skipped without them.
+Needs Debian's chromium (installed by .ci/run; skipped, saying so, without it) and the playwright package (pinned).
 The screenshot is written to $STUDIO_ARTIFACTS (default: the test's temp folder) as ui-result.png.
 """
 
@@ -21,8 +21,9 @@ from PIL import Image
 from tests.conftest import EXAMPLES
 from tests.server_harness import LiveServer, start
 
+from playwright import sync_api as playwright  # pinned in requirements-test.txt: a broken install fails loudly
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 if not Path(CHROMIUM).exists():
     pytest.skip("Debian's chromium is not installed (.ci/run installs it)", allow_module_level=True)
 

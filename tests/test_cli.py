@@ -163,3 +163,53 @@ def test_odd_files_are_handled_with_their_stated_outcome(tmp_path: Path) -> None
         report = json.loads(result.stdout)
         assert case.says in " ".join(report["warnings"]), case.name
         assert Image.open(io.BytesIO(out.read_bytes())).size[0] == 1
+
+
+def test_exif_and_dpi_options(tmp_path: Path) -> None:
+    exif = Image.Exif()
+    exif[0x010F] = "StudioCam"  # Make
+    source = tmp_path / "shot.jpg"
+    Image.open(PHOTO).save(source, "JPEG", exif=exif.tobytes(), dpi=(72, 72))
+    plain, kept, dotted = tmp_path / "plain.jpg", tmp_path / "kept.jpg", tmp_path / "dpi.png"
+    assert run_cli("crop-resize", str(source), "-o", str(plain), "-p", "resize.width=64").returncode == 0
+    assert run_cli("crop-resize", str(source), "-o", str(kept), "-p", "resize.width=64", "--exif").returncode == 0
+    assert run_cli("crop-resize", str(source), "-o", str(dotted), "-p", "resize.width=64", "--dpi", "300").returncode == 0
+    assert 0x010F not in Image.open(plain).getexif()  # dropped unless asked: it can hold a location
+    assert Image.open(kept).getexif().get(0x010F) == "StudioCam"
+    assert Image.open(plain).info["dpi"] == pytest.approx((72, 72)) and Image.open(dotted).info["dpi"] == pytest.approx((300, 300), abs=0.01)
+    refused = run_cli("crop-resize", str(source), "-o", str(tmp_path / "x.png"), "--dpi", "many")
+    assert refused.returncode == 2 and "--dpi" in refused.stderr
+
+
+def test_speed_int8_asks_for_the_int8_mode(tmp_path: Path) -> None:
+    """``--speed int8`` reaches the step: the int8 backend is measured (its own verdict, kept apart) and
+    the result says what ran; without it int8 is never tried."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    tiny = tmp_path / "tiny.png"
+    Image.open(PHOTO).crop((200, 100, 232, 124)).save(tiny)
+
+    def enhance(data: Path, *speed: str) -> dict:
+        env = {**os.environ, "STUDIO_DATA_DIR": str(data), "STUDIO_BACKEND": "auto"}
+        done = subprocess.run([sys.executable, "-m", "ops", "enhance", str(tiny), "-o", str(data / "out.png"), "-p", "scale=2",
+                               "--engine", "realesr-animevideov3", "--json", *speed], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        # NNCF's calibration progress bars are printed on stdout too (ops/runtime/backends): the report is the JSON line
+        return json.loads(next(line for line in done.stdout.splitlines() if line.startswith("{")))
+
+    def trials(data: Path) -> list[dict]:
+        return [t for verdict in json.loads((data / "compiled" / "backends.json").read_text()).values() for t in verdict["trials"]]
+
+    asked = enhance(tmp_path / "int8", "--speed", "int8")
+    step = asked["steps"][0]
+    int8 = [t for t in trials(tmp_path / "int8") if t["backend"] == "openvino-int8"]
+    assert any(t["quality"] is not None for t in int8), "int8 was measured"
+    ran_int8 = step["details"]["backend"] == "openvino-int8"
+    assert ran_int8 or any("int8 speed mode asked for but not used" in w for w in step["warnings"])
+    plain = enhance(tmp_path / "exact")
+    assert plain["steps"][0]["details"]["backend"] != "openvino-int8"
+    assert all(t["verdict"] == "opt-in only" for t in trials(tmp_path / "exact") if t["backend"] == "openvino-int8")

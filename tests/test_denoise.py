@@ -10,11 +10,8 @@ from PIL import Image
 from ops import chain
 from ops.imageio import Picture
 from ops.restore.noise import estimate_sigma
+from ops.metrics import block_ratio, psnr
 from tests.conftest import EXAMPLES
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    return float(10 * np.log10(255**2 / np.mean((a.astype(np.float64) - b) ** 2)))
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +48,28 @@ def test_denoise_keeps_alpha_grey_and_16_bit(clean: np.ndarray) -> None:
     assert outa.shape == rgba.shape and (outa[..., 3] == 7).all()
 
 
+def run_engine(engine: str, pixels: np.ndarray, level: float = 0.5) -> tuple[np.ndarray, dict]:
+    """The engine's own work (no deblocking or colour fix around it): (pixels as int, details)."""
+    from ops.engines import ENGINES
+    from ops.engines.base import RunContext
+    from ops.operations.restore import DenoiseParams
+
+    ctx = RunContext()
+    out = ENGINES[engine].run(Picture(pixels), DenoiseParams(enhancement_level=level), ctx).pixels
+    return out.astype(int), ctx.details
+
+
+def forward(module: torch.nn.Module, pixels: np.ndarray, *extra: object) -> np.ndarray:
+    """The module run by hand on the picture as 0-1 RGB, back in 0-255 levels."""
+    x = torch.from_numpy(pixels).permute(2, 0, 1)[None].float() / 255
+    with torch.inference_mode():
+        out = module(*[torch.cat([x, torch.full_like(x[:, :1], extra[0])], 1)] if extra else [x])
+    return np.rint(out[0].permute(1, 2, 0).clamp(0, 1).numpy() * 255)
+
+
 def test_scunet_and_drunet_with_random_weights(random_weights, clean: np.ndarray) -> None:  # noqa: ANN001
+    """A known input gives a known output: the engines give what the networks these weights make give,
+    DRUNet with the measured noise level as its fourth channel, SCUNet blended by the level."""
     from ops.runtime.torchvision_compat import install
 
     install()
@@ -59,21 +77,39 @@ def test_scunet_and_drunet_with_random_weights(random_weights, clean: np.ndarray
     from spandrel.architectures.SCUNet import SCUNet
 
     torch.manual_seed(0)
-    random_weights("scunet-color-real-psnr", SCUNet(config=[1, 1, 1, 1, 1, 1, 1], dim=64).state_dict())
-    random_weights("drunet-color", DRUNet(in_nc=4, out_nc=3, nc=[8, 16, 32, 64], nb=2).state_dict())
-    picture = Picture(noised(clean[:40, :56], 20))
+    scunet, drunet = SCUNet(config=[1, 1, 1, 1, 1, 1, 1], dim=64).eval(), DRUNet(in_nc=4, out_nc=3, nc=[8, 16, 32, 64], nb=2).eval()
+    random_weights("scunet-color-real-psnr", scunet.state_dict())
+    random_weights("drunet-color", drunet.state_dict())
+    noisy = noised(clean[:40, :56], 20)
     for engine in ("scunet", "drunet"):
-        result = chain.run(picture, chain.plan([{"type": "denoise", "engine": engine}]))
-        assert result.steps[0].engine == engine and result.picture.pixels.shape == picture.pixels.shape
+        result = chain.run(Picture(noisy), chain.plan([{"type": "denoise", "engine": engine}]))
+        assert result.steps[0].engine == engine and result.picture.pixels.shape == noisy.shape
+    out, details = run_engine("drunet", noisy)
+    expected = forward(drunet, noisy, details["noise_sigma_removed"] / 255)
+    assert np.abs(out - expected).max() <= 1 and np.abs(out - noisy).mean() > 10  # the network's picture, not the input
+    out, _ = run_engine("scunet", noisy)
+    expected = forward(scunet, noisy)
+    assert np.abs(out - expected).max() <= 1 and np.abs(out - noisy).mean() > 10
+    gentle, _ = run_engine("scunet", noisy, level=0.0)  # a blind network: level 0 keeps 30 % of its change
+    assert np.abs(gentle - (noisy + 0.3 * (expected - noisy))).max() <= 1
 
 
 def test_ffdnet_with_random_weights_through_the_same_loader(random_weights, clean: np.ndarray) -> None:  # noqa: ANN001
     from ops.architectures.ffdnet import FFDNet
 
     torch.manual_seed(0)
-    random_weights("ffdnet-color", FFDNet(nc=16, nb=4).state_dict())  # the loader reads the width and depth from the weights
-    result = chain.run(Picture(noised(clean[:40, :56], 20)), chain.plan([{"type": "denoise", "engine": "ffdnet"}]))
+    ffdnet = FFDNet(nc=16, nb=4).eval()
+    random_weights("ffdnet-color", ffdnet.state_dict())  # the loader reads the width and depth from the weights
+    noisy = noised(clean[:40, :56], 20)
+    result = chain.run(Picture(noisy), chain.plan([{"type": "denoise", "engine": "ffdnet"}]))
     assert result.steps[0].engine == "ffdnet" and result.picture.pixels.shape == (40, 56, 3)
+    out, details = run_engine("ffdnet", noisy)
+    x = torch.from_numpy(noisy).permute(2, 0, 1)[None].float() / 255
+    with torch.inference_mode():
+        expected = np.rint(ffdnet(x, details["noise_sigma_removed"] / 255)[0].permute(1, 2, 0).clamp(0, 1).numpy() * 255)
+    assert np.abs(out - expected).max() <= 1 and np.abs(out - noisy).mean() > 10
+    stronger, more = run_engine("ffdnet", noisy, level=1.0)  # the level reaches the network as its noise map
+    assert more["noise_sigma_removed"] > details["noise_sigma_removed"] and np.abs(stronger - out).max() > 0
 
 
 def jpeg(image: np.ndarray, quality: int) -> bytes:
@@ -97,20 +133,19 @@ def test_blockiness_tells_heavy_compression_from_clean_pictures(clean: np.ndarra
 
 def test_a_blocky_jpeg_goes_through_waifu2x_and_says_so(clean: np.ndarray) -> None:
     from ops.imageio import decode
-    from ops.restore.jpeg import blockiness
 
     picture = decode(jpeg(clean, 15))
     result = chain.run(picture, chain.plan([{"type": "denoise"}]))
     step = result.steps[0]
     assert step.details["deblock_weights"] == "waifu2x-photo-jpeg" and any("JPEG blocking" in w for w in step.warnings)
-    luma = np.array([0.299, 0.587, 0.114])
-    assert blockiness(result.picture.pixels @ luma) < blockiness(picture.pixels @ luma) - 0.3
+    assert block_ratio(result.picture.pixels) < block_ratio(picture.pixels) - 0.3
     png = chain.run(Picture(picture.pixels.copy()), chain.plan([{"type": "denoise"}]))  # no longer a JPEG file: deblocked all the same
     assert png.steps[0].details["deblock_weights"] == "waifu2x-photo-jpeg"
 
 
 def test_upconv7_matches_the_ncnn_runtime(clean: np.ndarray) -> None:
-    ncnn = pytest.importorskip("ncnn")
+    import ncnn
+
     from ops.architectures.upconv7 import BORDER, UpConv7, state_from_ncnn
     from ops.runtime.ncnn_convert import read
     from ops.weights import entry, require

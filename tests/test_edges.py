@@ -156,7 +156,8 @@ def test_docs_load_nothing_from_other_hosts(live: LiveServer) -> None:
 
 
 def test_a_refusal_in_the_web_app_logs_one_line(live: LiveServer, tmp_path: Path, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]) -> None:
-    gradio_client = pytest.importorskip("gradio_client")
+    import gradio_client
+
     image = tmp_path / "small.png"
     Image.new("RGB", (24, 16), "red").save(image)
     client = gradio_client.Client(f"{live.url}/", verbose=False)
@@ -170,7 +171,6 @@ def test_the_page_and_the_docs_work_under_the_policy(live: LiveServer) -> None:
     """In headless Chromium (when installed, as in CI): a tab runs and /docs renders, with no CSP violation."""
     if shutil.which("chromium") is None:
         pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
-    pytest.importorskip("playwright.sync_api")
     from playwright.sync_api import sync_playwright
 
     from tests.test_browser import ARGS, CHROMIUM, open_tab, run_and_wait, upload

@@ -17,7 +17,8 @@ from ops.engines.face import FaithfulFace, Restored
 from ops.engines.faces import find_faces
 from ops.imageio import Picture
 from ops.restore import align, identity
-from tests.conftest import EXAMPLES
+from ops.metrics import psnr
+from tests.conftest import EXAMPLES, uninstalled
 
 
 @pytest.fixture(scope="module")
@@ -152,10 +153,6 @@ def sharpness(rgb: np.ndarray) -> float:
     return float(cv2.Laplacian(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float64), cv2.CV_64F).var())
 
 
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    return float(10 * np.log10(255**2 / np.mean((a.astype(np.float64) - b) ** 2)))
-
-
 def test_the_offline_default_is_sharper_than_lanczos_and_keeps_the_person(degraded: Degraded) -> None:
     truth, lanczos, (x0, y0, x1, y1) = degraded
     result = enhance(lanczos)
@@ -174,11 +171,9 @@ def test_the_offline_default_is_sharper_than_lanczos_and_keeps_the_person(degrad
     assert np.abs(means[0] - means[1]).max() < 2.0  # colour kept
 
 
-def test_the_face_model_names_keep_their_meaning_offline() -> None:
-    from ops.engines import ENGINES
-
-    if ENGINES["gfpgan-v1.4"].unavailable_reason() is None or ENGINES["codeformer"].unavailable_reason() is None:
-        pytest.skip("GFPGAN or CodeFormer is installed: the names run their own engines")
+def test_the_face_model_names_keep_their_meaning_offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("gfpgan-v1.4", "codeformer"):  # whether or not they are here
+        uninstalled(monkeypatch, name)
     engines = {name: next(s.engine.name for s in chain.plan_model(name) if s.operation.name == "enhance-face") for name in ("face_2x", "face_v2_2x")}
     assert engines == {"face_2x": "aligned-realesrgan", "face_v2_2x": "faithful-face"}  # Clear: sharper; Natural: faithful
 

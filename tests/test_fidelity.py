@@ -16,13 +16,10 @@ from ops.engines import ENGINES
 from ops.engines.base import Engine, RunContext
 from ops.imageio import Picture, decode, encode
 from ops.restore import colour, jpeg
+from ops.metrics import psnr
 from tests.conftest import EXAMPLES
 
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    return float(10 * np.log10(255**2 / np.mean((a.astype(np.float64) - b) ** 2)))
 
 
 def clean_photo(name: str, side: int = 96) -> np.ndarray:

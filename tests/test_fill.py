@@ -14,6 +14,7 @@ from ops.engines.base import RunContext
 from ops.engines.inpaint import PatchFill
 from ops.imageio import Picture
 from ops.restore import membrane, patchmatch
+from ops.metrics import psnr
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -31,10 +32,6 @@ def box(shape: tuple[int, ...], top: float, left: float, size: float = 0.17) -> 
     y, x = int(top * height), int(left * width)
     hole[y : y + int(size * height), x : x + int(size * width)] = True
     return hole
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    return float(10 * np.log10(255**2 / max(np.mean((a.astype(np.float64) - b) ** 2), 1e-12)))
 
 
 def test_the_membrane_is_exact_on_a_ramp() -> None:

@@ -6,6 +6,8 @@ Login off: nothing callable mints keys or installs models, and model work has a 
 
 from __future__ import annotations
 
+import re
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,14 +17,13 @@ import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
-from service.accounts import set_password
+from service.accounts import KEY_PREFIX, set_password
 from service.db import ApiKey, Database, Job, User
 from tests import gradio_raw
 from tests.conftest import EXAMPLES
 from tests.server_harness import LiveServer, start
 
-gradio_client = pytest.importorskip("gradio_client")
-from gradio_client import Client, handle_file  # noqa: E402
+from gradio_client import Client, handle_file  # noqa: E402  (pinned: a broken install fails loudly, not as a skip)
 
 PASSWORD = "correct horse battery"
 
@@ -194,3 +195,98 @@ def test_every_tab_runs_for_a_signed_in_account(public: LiveServer, small: str, 
         jobs = session.scalars(select(Job).where(Job.user_id == user_id)).all()
     assert sorted(job.status for job in jobs) == ["completed"] * len(ran)  # each run recorded and charged to the account
     assert balance(public, user_id)["credits"] == 10_000 - sum(job.credits for job in jobs) < 10_000
+
+
+def cells(table: object) -> list[list[object]]:
+    """A Dataframe output's rows, however the update wraps them."""
+    while isinstance(table, dict):
+        table = table.get("value", table.get("data"))
+    return table  # type: ignore[return-value]
+
+
+def test_the_settings_tab_creates_and_revokes_keys_and_shows_usage(public: LiveServer) -> None:
+    """The Settings tab's handlers, called as the signed-in browser calls them."""
+    user_id, email, rest_key = user_with_password(public, tier="pro", credits=7, coins=3)
+    cookies = login(public, email)
+    handlers = {d.get("api_name"): d["id"] for d in gradio_raw.dependencies(public.url, cookies)}
+    page = uuid.uuid4().hex  # one open page: the key dropdown's choices follow the calls before
+
+    def call(name: str, *data: object) -> dict:
+        reply = gradio_raw.call(public.url, handlers[name], list(data), cookies, session=page)
+        assert reply["msg"] == "process_completed", reply
+        return reply
+
+    made = call("new_key", "laptop")
+    assert made["success"], made
+    key, summary, rows, _ = made["output"]["data"]
+    assert key.startswith(KEY_PREFIX) and len(key) > len(KEY_PREFIX) + 30  # the key itself, shown this once
+    assert f"**{email}**" in summary and "tier **pro**, 7 credits, 3 coins" in summary
+    table = cells(rows)
+    laptop = next(row for row in table if row[2] == "laptop")
+    assert laptop[1] == f"{key[: len(laptop[1]) - 1]}…" and laptop[3] == "active" and laptop[4] == "never"
+    assert httpx.get(f"{public.url}/api/v1/account", headers={"Authorization": f"Bearer {key}"}).status_code == 200  # the new key works
+    seen = call("account")  # the usage view: the request just made is counted, the key's last use stamped
+    summary, rows = seen["output"]["data"][:2]
+    table = cells(rows)
+    assert "Requests this minute: 0 of" not in summary and "Requests this minute:" in summary
+    assert next(row for row in table if row[2] == "laptop")[4] != "never"
+    revoked = call("revoke", laptop[0])
+    assert revoked["success"], revoked
+    table = cells(revoked["output"]["data"][1])
+    assert next(row for row in table if row[0] == laptop[0])[3] == "revoked"
+    assert httpx.get(f"{public.url}/api/v1/account", headers={"Authorization": f"Bearer {key}"}).status_code == 401
+    assert httpx.get(f"{public.url}/api/v1/account", headers={"Authorization": f"Bearer {rest_key}"}).status_code == 200  # the other key stays
+    not_offered = "no such active key|not in the list of choices"  # the service refuses it, if the page's dropdown lets it through
+    for key_id, why in ((None, "Choose a key to revoke"), (laptop[0], not_offered)):  # nothing chosen; already revoked
+        refused = call("revoke", key_id)
+        assert refused["success"] is False and re.search(why, refused["output"]["error"]), refused
+    _, other_email, _ = user_with_password(public, tier="pro")
+    db = Database(f"sqlite:///{public.data_dir / 'studio.db'}")
+    with db.session() as session:
+        own = session.scalars(select(ApiKey).where(ApiKey.user_id == user_id, ApiKey.revoked_at.is_(None))).first()
+    stranger = gradio_raw.call(public.url, handlers["revoke"], [own.id], login(public, other_email))  # another account's key
+    assert stranger["success"] is False and re.search(not_offered, stranger["output"]["error"]), stranger
+    assert httpx.get(f"{public.url}/api/v1/account", headers={"Authorization": f"Bearer {rest_key}"}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("ui_login", "host", "space", "expected"),
+    [
+        ("auto", None, None, False),  # the default: 127.0.0.1
+        ("auto", "127.0.0.1", None, False),
+        ("auto", "localhost", None, False),
+        ("auto", "::1", None, False),
+        ("auto", "0.0.0.0", None, True),  # listening beyond loopback: public
+        ("auto", "192.168.1.20", None, True),
+        ("auto", None, "someone/studio", True),  # a Space (SPACE_ID): public, whatever the host
+        ("on", "127.0.0.1", None, True),
+        ("off", "0.0.0.0", None, False),
+    ],
+)
+def test_ui_login_auto_is_on_exactly_when_the_app_is_public(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, ui_login: str, host: str | None,
+                                                            space: str | None, expected: bool) -> None:  # fmt: skip
+    from ops.settings import Settings
+    from server.app import ui_login_enabled
+
+    monkeypatch.delenv("SPACE_ID", raising=False)
+    monkeypatch.delenv("STUDIO_HOST", raising=False)
+    if space:
+        monkeypatch.setenv("SPACE_ID", space)
+    monkeypatch.setenv("STUDIO_UI_LOGIN", ui_login)
+    settings = Settings(data_dir=tmp_path, **({"host": host} if host else {}))
+    assert settings.ui_login == ui_login and ui_login_enabled(settings) is expected
+
+
+@pytest.mark.parametrize(("host", "signed_in_only"), [("0.0.0.0", True), ("127.0.0.1", False)])
+def test_ui_login_auto_decides_what_the_served_app_asks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, host: str, signed_in_only: bool) -> None:
+    monkeypatch.delenv("SPACE_ID", raising=False)
+    server = start(tmp_path, with_ui=True, ui_login="auto", host=host)  # bound to loopback here either way: only the setting differs
+    try:
+        config = httpx.get(f"{server.url}/config", timeout=60)
+        assert config.status_code == (401 if signed_in_only else 200)
+        if signed_in_only:
+            assert httpx.post(f"{server.url}/login", data={"username": "x@example.com", "password": "nope"}).status_code == 400
+        else:
+            assert not any(d.get("api_name") in ("new_key", "revoke") for d in config.json()["dependencies"])
+    finally:
+        server.stop()

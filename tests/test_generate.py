@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import diffusers  # noqa: F401  (pinned: a broken install fails here, loudly, not as a skip)
 import numpy as np
 import pytest
 
@@ -13,9 +14,8 @@ from ops import chain
 from ops.errors import EngineUnavailableError
 from ops.imageio import read_image
 from ops.runtime.manager import NETWORKS
+from ops.weights import entry, snapshots
 from tests.conftest import EXAMPLES
-
-pytest.importorskip("diffusers")
 
 
 def tiny_pipeline(folder: Path) -> None:
@@ -42,6 +42,7 @@ def tiny_pipeline(folder: Path) -> None:
     pipe = StableDiffusionInpaintPipeline(unet=unet, vae=vae, text_encoder=text, tokenizer=tokenizer, scheduler=DDIMScheduler(),
                                           safety_checker=None, feature_extractor=None, requires_safety_checker=False)  # fmt: skip
     pipe.save_pretrained(folder / "sd-inpainting")
+    snapshots.record(entry("sd-inpainting"), folder / "sd-inpainting")  # installed as fetch installs a snapshot
 
 
 def test_prompt_background_with_a_tiny_random_pipeline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -83,6 +84,7 @@ def tiny_ldm(folder: Path) -> None:
     vqvae = VQModel(in_channels=3, out_channels=3, latent_channels=3, block_out_channels=(16, 32), norm_num_groups=8,
                     down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2)  # fmt: skip
     LDMSuperResolutionPipeline(vqvae=vqvae, unet=unet, scheduler=DDIMScheduler()).save_pretrained(folder / "ldm-sr-4x")
+    snapshots.record(entry("ldm-sr-4x"), folder / "ldm-sr-4x")
 
 
 def test_generative_names_use_latent_diffusion_with_a_tiny_random_pipeline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

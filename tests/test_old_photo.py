@@ -128,6 +128,7 @@ def test_colourisation_without_ddcolor_fails_before_any_work(grey_photo: np.ndar
 def test_ddcolor_with_random_weights(grey_photo: np.ndarray, monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # noqa: ANN001
     from ops.runtime.manager import NETWORKS
     from ops.runtime.torchvision_compat import install
+    from ops.weights import entry, snapshots
 
     install()
     from spandrel_extra_arches.architectures.DDColor import DDColor
@@ -137,13 +138,24 @@ def test_ddcolor_with_random_weights(grey_photo: np.ndarray, monkeypatch: pytest
     folder.mkdir()
     model = DDColor(encoder_name="convnext-t", num_queries=8, dec_layers=3, input_size=(64, 64), num_output_channels=2)
     torch.save(model.state_dict(), folder / "pytorch_model.bin")
+    snapshots.record(entry("ddcolor"), folder)  # installed as fetch installs a snapshot
     monkeypatch.setenv("STUDIO_CHECKPOINTS", str(tmp_path))
     NETWORKS.unload()
     small = grey_photo[100:196, 150:278].copy()
     params = {"enable_colorization": True, "colorization_strength": 1.0, "auto_repair_damage": False, "face_enhancement_level": 0.0}
     result = chain.run(Picture(small), chain.plan([{"type": "restore-old-photo", "params": params}]))
     assert result.picture.pixels.shape == small.shape and any("ddcolor" in s for s in result.steps[0].details["stages"])
+    half = chain.run(Picture(small), chain.plan([{"type": "restore-old-photo", "params": params | {"colorization_strength": 0.5}}]))
+    plain = chain.run(Picture(small), chain.plan([{"type": "restore-old-photo", "params": params | {"enable_colorization": False}}]))
     NETWORKS.unload()
+
+    def chroma(pixels: np.ndarray) -> float:
+        lab = cv2.cvtColor(pixels.astype(np.float32) / 255, cv2.COLOR_RGB2LAB)
+        return float(np.hypot(lab[..., 1], lab[..., 2]).mean())
+
+    before, full = plain.picture.pixels.astype(int), result.picture.pixels.astype(int)
+    assert chroma(plain.picture.pixels) < 1 < 5 < chroma(result.picture.pixels)  # grey in, colour out (random colours, but colour)
+    assert np.abs(half.picture.pixels.astype(int) - (before + 0.5 * (full - before))).max() <= 1  # the strength blends it in
 
 
 def test_the_web_report_shows_the_damage_mask_as_a_picture() -> None:

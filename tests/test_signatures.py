@@ -7,7 +7,6 @@ import dataclasses
 from pathlib import Path
 
 import numpy as np
-import pytest
 import torch
 
 from ops.runtime.backends.base import BACKENDS
@@ -21,7 +20,7 @@ from spandrel.architectures.GFPGAN.__arch.gfpganv1_clean_arch import GFPGANv1Cle
 from spandrel.architectures.LaMa import LaMa  # noqa: E402
 from spandrel_extra_arches.architectures.CodeFormer import CodeFormer  # noqa: E402
 
-pytestmark = pytest.mark.skipif(BACKENDS["openvino-f32"].unavailable_reason() is not None, reason="needs openvino")
+import openvino  # noqa: E402, F401  (pinned in requirements.txt: a broken install fails here, loudly, not as a skip)
 
 
 def test_gfpgan_runs_deterministically_and_its_compiled_copy_matches_it_at_its_one_size(tmp_path: Path) -> None:

@@ -13,14 +13,20 @@ from ops import chain
 from ops.engines.upscale import plan_passes
 from ops.errors import WorkLimitError
 from ops.imageio import Picture, decode, encode
-from ops.runtime.loader import load
+from ops.models import MODELS, model
 from ops.weights import WeightsSource
 from ops.runtime.ncnn_convert import convert
 from ops.runtime.tiling import TileConfig, upscale_array
 from ops.weights import entry, require
-from tests.conftest import EXAMPLES, run_cli
+from ops.metrics import psnr
+from tests.conftest import EXAMPLES, run_cli, uninstalled
 
 NCNN_MODELS = ["realesrgan-x4plus-ncnn", "realesrgan-x4plus-anime-ncnn", "realesr-animevideov3-ncnn"]
+
+
+def load(source: WeightsSource):  # noqa: ANN201
+    """The network of the model that loads from ``source`` (ops.models), from that very source."""
+    return model(next(name for name, spec in MODELS.items() if source in spec.sources), source=source).net
 
 
 def photo_crop(top: int, left: int, height: int, width: int, name: str = "cat.jpg") -> np.ndarray:
@@ -34,7 +40,8 @@ def ncnn_files(model: str) -> tuple:
 
 @pytest.mark.parametrize("model", NCNN_MODELS)
 def test_conversion_matches_the_ncnn_runtime_within_one_level(model: str) -> None:
-    ncnn = pytest.importorskip("ncnn")
+    import ncnn
+
     param, binary = ncnn_files(model)
     crop = photo_crop(120, 200, 40, 48).astype(np.float32) / 255
     x = torch.from_numpy(crop.transpose(2, 0, 1).copy())[None]
@@ -204,10 +211,6 @@ def test_the_time_model_counts_the_tiles_the_runtime_runs() -> None:
     assert calibration.estimate([(130, 70)], config) == pytest.approx(2 * modelled)
 
 
-def _psnr(a: np.ndarray, b: np.ndarray) -> float:
-    return float(10 * np.log10(255**2 / np.mean((a.astype(np.float64) - b) ** 2)))
-
-
 def test_the_faithful_upscaler_beats_lanczos_and_runs_2x_passes() -> None:
     truth = photo_crop(40, 120, 128, 128)
     small = np.asarray(Image.fromarray(truth).resize((32, 32), Image.Resampling.BOX))
@@ -215,7 +218,7 @@ def test_the_faithful_upscaler_beats_lanczos_and_runs_2x_passes() -> None:
     result = enhance(Picture(small), 4, "waifu2x-photo")
     step = result.steps[0]
     assert step.engine == "waifu2x-photo" and step.details["passes"] == 2 and "noise level 0" in step.details["weights"]
-    assert _psnr(result.picture.pixels, truth) > _psnr(lanczos, truth) + 0.3  # detail recovered, nothing invented
+    assert psnr(result.picture.pixels, truth) > psnr(lanczos, truth) + 0.3  # detail recovered, nothing invented
     assert enhance(Picture(small), 8, "waifu2x-photo").steps[0].details["passes"] == 3
 
 
@@ -227,22 +230,17 @@ def test_the_faithful_upscaler_cleans_a_noisy_input_and_keeps_alpha() -> None:
     assert result.picture.pixels.shape == (96, 96, 4) and np.all(result.picture.pixels[..., 3] == 200)
 
 
-def test_high_fidelity_names_run_the_most_faithful_offline_engine() -> None:
-    from ops.engines import ENGINES
-
-    if ENGINES["realesr-general-x4v3"].unavailable_reason() is None:
-        pytest.skip("realesr-general-x4v3 is installed: the names run their own engine")
+def test_high_fidelity_names_run_the_most_faithful_offline_engine(monkeypatch: pytest.MonkeyPatch) -> None:
+    uninstalled(monkeypatch, "realesr-general-x4v3")
     steps = chain.plan_model("high_fidelity_2x")
     assert steps[0].engine.name == "waifu2x-photo" and "realesr-general-x4v3" in steps[0].notes[0]
 
 
-def test_a_fallback_is_said_first_in_the_web_report_with_the_command(tmp_path) -> None:
-    from ops.engines import ENGINES
+def test_a_fallback_is_said_first_in_the_web_report_with_the_command(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
     from ops.pipeline import process
     from webui.results import report_markdown
 
-    if ENGINES["realesr-general-x4v3"].unavailable_reason() is None:
-        pytest.skip("realesr-general-x4v3 is installed: no fallback")
+    uninstalled(monkeypatch, "realesr-general-x4v3")
     done = process(encode(Picture(photo_crop(100, 150, 16, 16)), "png").data, chain.plan_model("high_fidelity_2x"))
     assert done.result.steps[0].preferred_engine == "realesr-general-x4v3"
     report = report_markdown(done).splitlines()

@@ -13,7 +13,7 @@ import pkgutil
 
 from ..registry import OPERATIONS
 from .base import ENGINES, Engine, RunContext
-from .choice import Choice, best, choose, engines_for
+from .choice import Choice, choose, engines_for, needed
 
 #: engines declared by operations whose implementation arrives in a later release
 PLANNED: frozenset[str] = frozenset()
@@ -25,4 +25,4 @@ _unknown = {name for op in OPERATIONS.values() for name in op.engines} - set(ENG
 if _unknown:
     raise RuntimeError(f"operations declare engines that no module in ops/engines registers: {', '.join(sorted(_unknown))}")
 
-__all__ = ["ENGINES", "PLANNED", "Choice", "Engine", "RunContext", "best", "choose", "engines_for"]
+__all__ = ["ENGINES", "PLANNED", "Choice", "Engine", "RunContext", "choose", "engines_for", "needed"]

@@ -1,6 +1,11 @@
-"""What remove-, replace- and blur-background do with the subject's matte."""
+"""What remove-, replace- and blur-background do with the subject's matte (``COMPOSITES``, which
+their segmenter engines look up by the parameters they are given)."""
 
 from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -10,10 +15,9 @@ from ..imageio.pixels import flatten_alpha
 from ..imageio.writer import FORMAT_ALIASES
 from ..masks import decontaminate
 from ..operations.background import BlurBackgroundParams, RemoveBackgroundParams, ReplaceBackgroundParams
+from ..params import Params
 from .base import RunContext
 from .generate import generate_background, pipeline
-from .segment import COMPOSERS, PREPARE
-
 
 
 def _float(picture: Picture) -> tuple[np.ndarray, float]:
@@ -95,10 +99,23 @@ def blur_background(picture: Picture, alpha: np.ndarray, params: BlurBackgroundP
     return picture.with_pixels(flatten_alpha(pixels) if fmt == "jpeg" else pixels).with_changes(target_format=fmt)
 
 
-def _prepare_replace(params: ReplaceBackgroundParams) -> None:
+def _check_replace(picture: Picture, params: ReplaceBackgroundParams, ctx: RunContext) -> None:
     if params.background_type == "prompt":
-        pipeline()  # load (or explain what is missing) before any segmentation work
+        pipeline(ctx, picture.width, picture.height)  # loaded (or what is missing said, or its work refused) before any segmentation
 
 
-PREPARE[ReplaceBackgroundParams] = _prepare_replace
-COMPOSERS.update({RemoveBackgroundParams: remove_background, ReplaceBackgroundParams: replace_background, BlurBackgroundParams: blur_background})
+def _nothing_to_check(picture: Picture, params: Any, ctx: RunContext) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class Composite:
+    compose: Callable[[Picture, np.ndarray, Any, RunContext], Picture]
+    check: Callable[[Picture, Any, RunContext], None] = _nothing_to_check  # before segmenting: a job fails fast
+
+
+COMPOSITES: Mapping[type[Params], Composite] = {
+    RemoveBackgroundParams: Composite(remove_background),
+    ReplaceBackgroundParams: Composite(replace_background, _check_replace),
+    BlurBackgroundParams: Composite(blur_background),
+}

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
 from typing import ClassVar
 
 from pydantic import JsonValue, TypeAdapter
@@ -66,14 +67,20 @@ class Engine(ABC):
     description: ClassVar[str] = ""
     uses_device: ClassVar[bool] = False
     weights: str | None = None  # the manifest entry it needs, if any: missing, it cannot run
+    models: ClassVar[tuple[str, ...]] = ()  # the models it runs (ops.models): one that cannot load here and it cannot run
+    #: role -> the operation whose best engine does that part of its work (resolved by ``choice.needed``)
+    needs: ClassVar[Mapping[str, str]] = MappingProxyType({})
     deblocks: ClassVar[bool] = False  # a blocky input (once a JPEG, any file type now) is deblocked first
     keeps_colour: ClassVar[bool] = False  # the output keeps the input's low-frequency colour (ops.restore.colour)
 
     def unavailable_reason(self) -> str | None:
         """``None`` when the engine can run here, else why not (e.g. weights missing, how to fetch)."""
+        from ..models import unavailable_reason
         from ..weights.store import missing_reason
+        from .choice import needs_reason
 
-        return missing_reason(self.weights) if self.weights else None
+        reasons = ([missing_reason(self.weights)] if self.weights else []) + [unavailable_reason(name) for name in self.models]
+        return next((reason for reason in reasons if reason), None) or needs_reason(self)
 
     def warm(self) -> None:
         """Pay one-time costs (loading, backend choice, compiles) now, off the request path."""

@@ -1,15 +1,38 @@
-"""Which engine runs: the one choice function for operations, and for engines that need another
-operation's best engine as one part of their work (a segmenter, an inpainter)."""
+"""Which engine runs: the one choice function for operations, for engines that need another
+operation's best engine as one part of their work (a segmenter, an inpainter: declared in their
+``needs``), and for declared chains of parts that are not operations (the face detectors). Every
+fallback warns the same way."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
 from ..errors import EngineNotImplementedError, EngineUnavailableError, ParamValidationError, Violation
 from ..operation import Operation
 from .base import ENGINES, Engine
 
 NOT_IN_RELEASE = "not in this release"
+
+
+class Candidate(Protocol):
+    """Something that runs if it can: an engine, a face detector."""
+
+    @property
+    def name(self) -> str: ...
+
+    def unavailable_reason(self) -> str | None: ...
+
+
+C = TypeVar("C", bound=Candidate)
+
+
+class Composed(Protocol):
+    """Something that declares the engines it needs: role -> the operation whose best engine does it."""
+
+    @property
+    def needs(self) -> Mapping[str, str]: ...
 
 
 @dataclass(frozen=True)
@@ -37,26 +60,58 @@ def choose(operation: Operation, requested: str = "auto", location: str = "engin
             note = f"the preferred engine {requested} cannot run here ({reason}); used {chosen.name}"
             return Choice(chosen, (note,), requested if reason != NOT_IN_RELEASE else None)
     candidates = operation.engines if requested == "auto" else (requested,)
-    skipped: list[tuple[str, str]] = []
-    for name, reason in _status(candidates):
-        if reason is None:
-            note = f"used {name} because better engines cannot run here: {_list(skipped)}"
-            installable = [skipped_name for skipped_name, why in skipped if why != NOT_IN_RELEASE]
-            return Choice(ENGINES[name], (note,) if skipped else (), installable[0] if installable else None)
-        skipped.append((name, reason))
-    if all(reason == NOT_IN_RELEASE for _, reason in skipped):
+    if all(name not in ENGINES for name in candidates):
         raise EngineNotImplementedError(
             f"{operation.name} is not available in this release yet: its engines "
             f"({', '.join(candidates)}) arrive in a later version"
         )
-    raise EngineUnavailableError(f"{operation.name} cannot run here: {_list(skipped)}")
+    try:
+        engine, warnings, preferred = pick([ENGINES[name] if name in ENGINES else _Planned(name) for name in candidates], "engines")
+    except LookupError as exc:
+        raise EngineUnavailableError(f"{operation.name} cannot run here: {exc.args[0]}") from None
+    return Choice(engine, warnings, preferred)
 
 
-def best(operation: str) -> Engine:
-    """The engine ``auto`` would run for ``operation`` (e.g. the best segmenter for smart-crop)."""
+def pick(candidates: Sequence[C], kind: str) -> tuple[C, tuple[str, ...], str | None]:
+    """(the first candidate that can run here, the warning when better ones cannot, the best of those
+    that could be installed). Raises LookupError with every reason when none can run."""
+    skipped: list[tuple[str, str]] = []
+    for candidate in candidates:
+        reason = candidate.unavailable_reason()
+        if reason is None:
+            note = f"used {candidate.name} because better {kind} cannot run here: {_list(skipped)}"
+            installable = [name for name, why in skipped if why != NOT_IN_RELEASE]
+            return candidate, (note,) if skipped else (), installable[0] if installable else None
+        skipped.append((candidate.name, reason))
+    raise LookupError(_list(skipped))
+
+
+def needed(owner: Composed, role: str) -> Choice:
+    """The engine that does ``role`` for ``owner``: the best that can run of the operation its
+    ``needs`` names, with the same warnings as ``choose``."""
     from ..registry import get_operation
 
-    return choose(get_operation(operation)).engine
+    return choose(get_operation(owner.needs[role]))
+
+
+def needs_reason(owner: Composed) -> str | None:
+    """Why ``owner`` cannot run for want of an engine it needs (None: every one it needs can run)."""
+    for role in owner.needs:
+        try:
+            needed(owner, role)
+        except EngineUnavailableError as exc:
+            return f"no {role}: {exc.message}"
+    return None
+
+
+@dataclass(frozen=True)
+class _Planned:
+    """An engine an operation names but no module registers yet."""
+
+    name: str
+
+    def unavailable_reason(self) -> str:
+        return NOT_IN_RELEASE
 
 
 def engines_for(operation: Operation) -> list[tuple[str, str | None]]:

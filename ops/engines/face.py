@@ -14,6 +14,7 @@ the distances and what was done.
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -21,18 +22,15 @@ import cv2
 import numpy as np
 
 from ..imageio import Picture
+from ..models import model, use
 from ..operations.restore import EnhanceFaceParams
 from ..restore import align, identity
 from ..restore.noise import estimate_sigma
-from ..weights import WeightsSource, entry
-from ..weights.store import missing_reason
-from .base import ENGINES, Engine, RunContext, register
+from .base import Engine, RunContext, register
 from .faces import find_faces
 
 if TYPE_CHECKING:  # torch loads with the first model, not with the engine registry
     import torch
-
-    from ..runtime.loader import LoadedNetwork
 
 
 @dataclass(frozen=True)
@@ -47,19 +45,23 @@ class FaceRestorer(Engine):
     keeps_colour = True  # the picture keeps the input's low-frequency colour (ops.restore.colour)
     weights: str
 
-    def restore(self, face: np.ndarray, level: float, native: float, int8: bool = False, around: np.ndarray | None = None) -> Restored:
+    @abstractmethod
+    def restore(self, face: np.ndarray, level: float, native: float, ctx: RunContext, around: np.ndarray | None = None) -> Restored:
         """The restored face. ``native``: the template frame's side in picture pixels; ``around``:
-        the picture around the face (float RGB, its own pixel grid); ``int8``: the job's speed mode."""
-        raise NotImplementedError
+        the picture around the face (float RGB, its own pixel grid); ``ctx``: the job (its speed
+        mode, its warnings)."""
+
+    def load(self, faces: int, ctx: RunContext) -> None:
+        """Before any face: load what restores them, its work for ``faces`` faces checked."""
+        return None
 
     def run(self, picture: Picture, params: EnhanceFaceParams, ctx: RunContext) -> Picture:  # type: ignore[override]
         from ..runtime.apply import from_float_rgb, to_float_rgb
 
-        faces, detector = find_faces(picture.rgb)
+        faces, detector = find_faces(picture.rgb, ctx)
         usable = [f for f in faces if f.landmarks is not None and not np.isnan(f.landmarks[:2]).any()]
         ctx.detail(face_detector=detector, faces=len(usable), weights=self.weights)
-        if notice := entry(self.weights).notice:
-            ctx.warn(notice)
+        self.load(len(usable), ctx)
         if len(usable) < len(faces):
             ctx.warn(f"{len(faces) - len(usable)} face(s) found without landmarks were left as they are (python -m ops weights fetch dlib-face-landmarks)")
         if not usable:
@@ -75,7 +77,7 @@ class FaceRestorer(Engine):
         for index, face in enumerate(usable):
             matrix = align.similarity(face.landmarks, nose_is_base=bool(np.isnan(face.landmarks[3:]).all()))
             aligned = align.align(image, matrix)
-            result = self.restore(aligned, params.enhancement_level, align.SIZE / align.scale_of(matrix), ctx.int8, _around(image, face.box))
+            result = self.restore(aligned, params.enhancement_level, align.SIZE / align.scale_of(matrix), ctx, _around(image, face.box))
             restored = align.match_colour(result.face, aligned, align.face_mask())
             amount = result.amount
             if checked:
@@ -123,54 +125,42 @@ class SpandrelFaceRestorer(FaceRestorer):
 
     def __init__(self, name: str, weights: str, description: str, fidelity: bool) -> None:
         self.name, self.weights, self.description, self.fidelity = name, weights, description, fidelity  # type: ignore[misc]
-
-    def network(self, int8: bool = False) -> LoadedNetwork:
-        from ..runtime.loader import load
-
-        return load(WeightsSource(self.weights), int8=int8)
+        self.models = (name,)  # type: ignore[misc]
 
     def warm(self) -> None:
-        self.network().call.prepare([(align.SIZE, align.SIZE)])
+        model(self.name).net.call.prepare([(align.SIZE, align.SIZE)])
 
-    def run(self, picture: Picture, params: EnhanceFaceParams, ctx: RunContext) -> Picture:  # type: ignore[override]
-        network = self.network(ctx.int8)
-        ctx.detail(backend=network.backend)  # chosen by measurement on the CPU (ops.runtime.backends)
-        for note in network.notes:
-            ctx.warn(note)
-        return super().run(picture, params, ctx)
+    def load(self, faces: int, ctx: RunContext) -> None:
+        ready = use(self.name, ctx, pixels=align.SIZE**2, calls=faces)  # its licence notice and int8 notes warned
+        ctx.detail(backend=ready.backend)  # chosen by measurement on the CPU (ops.runtime.backends)
 
-    def restore(self, face: np.ndarray, level: float, native: float, int8: bool = False, around: np.ndarray | None = None) -> Restored:
+    def restore(self, face: np.ndarray, level: float, native: float, ctx: RunContext, around: np.ndarray | None = None) -> Restored:
         import torch
 
         x = _tensor(face)
         if self.fidelity:
             x = torch.cat([x, torch.full_like(x[:, :1], 1.0 - level)], 1)
-        return Restored(_image(self.network(int8).call(x)), 1.0 if self.fidelity else level)
+        return Restored(_image(model(self.name, int8=ctx.int8).net.call(x)), 1.0 if self.fidelity else level)
 
 
 class AlignedRealESRGAN(FaceRestorer):
     name = "aligned-realesrgan"
     weights = "ffdnet-color"
+    models = ("ffdnet", "realesrgan-x4plus")
     description = "Offline, the sharper option: the aligned face from its own resolution through FFDNet (noise) and Real-ESRGAN x4plus (invented detail)"
 
-    def unavailable_reason(self) -> str | None:
-        return super().unavailable_reason() or ENGINES["realesrgan-x4plus"].unavailable_reason()
-
-    def restore(self, face: np.ndarray, level: float, native: float, int8: bool = False, around: np.ndarray | None = None) -> Restored:
+    def restore(self, face: np.ndarray, level: float, native: float, ctx: RunContext, around: np.ndarray | None = None) -> Restored:
         from ..runtime.apply import apply_network
         from ..runtime.device import device
-        from ..runtime.loader import load
         from ..runtime.tiling import upscale_array
-        from .denoise import ffdnet
 
         side = int(np.clip(round(native / 4) * 4, 64, 192))  # the face at about its own resolution
         small = cv2.resize(face, (side, side), interpolation=cv2.INTER_AREA)
         sigma = estimate_sigma(small)
         if sigma > 2:
-            net = ffdnet()
+            net = use("ffdnet", ctx, pixels=side * side).net
             small = apply_network(lambda t: net(t, sigma / 255), small)
-        source = ENGINES["realesrgan-x4plus"].source()  # type: ignore[attr-defined]
-        sr = load(source)
+        sr = use("realesrgan-x4plus", ctx, pixels=side * side).net
         big = upscale_array(sr.call, np.ascontiguousarray(small), sr.scale, device(), sr.half)
         return Restored(_to_frame(big), level)
 
@@ -253,26 +243,22 @@ class FaithfulFace(FaceRestorer):
 
     name = "faithful-face"
     weights = "waifu2x-photo-jpeg"
+    models = ("waifu2x-photo", "ffdnet")
     description = "Offline, fidelity first: deblocking/denoising at the measured level, waifu2x photo upscaling (PSNR-trained), halo-free sharpening"
 
-    def unavailable_reason(self) -> str | None:
-        return super().unavailable_reason() or missing_reason("ffdnet-color")
-
-    def restore(self, face: np.ndarray, level: float, native: float, int8: bool = False, around: np.ndarray | None = None) -> Restored:
-        from ..restore.jpeg import waifu2x
+    def restore(self, face: np.ndarray, level: float, native: float, ctx: RunContext, around: np.ndarray | None = None) -> Restored:
         from ..runtime.apply import apply_network
-        from .denoise import ffdnet
 
         side = work_side(face, native)
         small = cv2.resize(face, (side, side), interpolation=cv2.INTER_AREA)
         sigma = residual = estimate_sigma(small)
         if sigma >= NOISY:
-            net = ffdnet()
+            net = use("ffdnet", ctx, pixels=side * side).net
             small = np.clip(apply_network(lambda t: net(t, sigma / 255), small), 0, 1)
             residual = estimate_sigma(small)  # what FFDNet left (correlated noise of an upscaled picture)
         grid = grid_strength(face if around is None else around)
         jpeg = next(lv for floor, lv in GRID_LEVELS if grid >= floor)
-        big = np.clip(apply_network(waifu2x(jpeg), small, scale=2), 0, 1)  # one pass: a second 2x measured no better
+        big = np.clip(apply_network(use("waifu2x-photo", ctx, pixels=side * side, level=jpeg).net, small, scale=2), 0, 1)  # one pass: a second 2x measured no better
         radius = float(np.clip(0.4 * align.SIZE / side, 0.5, 3.0))  # about one source pixel
         facts = {"side": side, "noise_sigma": round(sigma, 2), "denoised": bool(sigma >= NOISY), "jpeg_grid": round(grid, 2), "jpeg_level": jpeg, "sharpen_radius": round(radius, 2)}
         return Restored(sharpen(_to_frame(big), radius, residual), level, facts)  # the noise left is not sharpened

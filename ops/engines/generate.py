@@ -8,49 +8,41 @@ import cv2
 import numpy as np
 
 from ..errors import EngineUnavailableError
-from ..runtime.manager import network
+from ..models import unavailable_reason, use
 from ..weights import entry
-from ..weights.store import find_folder
 from .base import RunContext
 
 WEIGHTS = "sd-inpainting"
 WORKING_SIDE = 512  # SD 1.5 was trained at 512 px
 STEPS = 25
+GUIDED = 2  # classifier-free guidance runs the UNet twice a step
 
 
-def pipeline() -> Any:
-    folder = find_folder(entry(WEIGHTS))
-    if folder is None:
+def working_size(width: int, height: int) -> tuple[int, int]:
+    """The size the pipeline paints at: the long side at ``WORKING_SIDE``, both sides multiples of 8."""
+    scale = WORKING_SIDE / max(height, width)
+    return max(8, round(width * scale / 8) * 8), max(8, round(height * scale / 8) * 8)
+
+
+def pipeline(ctx: RunContext, width: int, height: int) -> Any:
+    """The inpainting pipeline for a ``width`` x ``height`` picture, its work checked (or why it
+    cannot run, with the command that installs it)."""
+    if unavailable_reason(WEIGHTS) is not None:
         raise EngineUnavailableError(
             f"background_type prompt needs the Stable Diffusion inpainting model: run "
             f"`python -m ops weights fetch {WEIGHTS}` ({entry(WEIGHTS).size_hint}, needs network)"
         )
-    return network(f"diffusers:{WEIGHTS}", lambda: _load(folder))
-
-
-def _load(folder: Any) -> Any:
-    import torch
-
-    from ..runtime.device import device, half_precision
-    from ..runtime.torchvision_compat import install
-
-    install()
-    from diffusers import StableDiffusionInpaintPipeline
-
-    dtype = torch.float16 if half_precision(True) else torch.float32
-    pipe = StableDiffusionInpaintPipeline.from_pretrained(str(folder), torch_dtype=dtype, safety_checker=None, requires_safety_checker=False)
-    pipe.set_progress_bar_config(disable=True)
-    return pipe.to(device())
+    size = working_size(width, height)
+    return use(WEIGHTS, ctx, pixels=size[0] * size[1] / 64, calls=STEPS * GUIDED).net  # the UNet works on 8x smaller latents
 
 
 def generate_background(rgb: np.ndarray, alpha: np.ndarray, prompt: str, ctx: RunContext) -> np.ndarray:
     """A new background (float RGB in [0, 1], full size) painted where the subject is not."""
     from PIL import Image
 
-    pipe = pipeline()
     height, width = alpha.shape
-    scale = WORKING_SIDE / max(height, width)
-    size = (max(8, round(width * scale / 8) * 8), max(8, round(height * scale / 8) * 8))
+    pipe = pipeline(ctx, width, height)
+    size = working_size(width, height)
     image = Image.fromarray(np.clip(cv2.resize(rgb, size, interpolation=cv2.INTER_AREA) * 255, 0, 255).astype(np.uint8))
     hole = cv2.dilate((cv2.resize(alpha, size, interpolation=cv2.INTER_AREA) < 0.5).astype(np.uint8) * 255, np.ones((5, 5), np.uint8))
     # paint the background only: the subject (not masked) is kept and composited back at full resolution

@@ -8,22 +8,18 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
 
-from ..errors import EngineUnavailableError, InputError
+from ..errors import InputError
 from ..imageio import Picture
 from ..imageio.pixels import colour, to_8bit
 from ..masks import decode_data_url
+from ..models import model, use
 from ..params import Params
 from ..restore import patchmatch
-from ..weights import entry, require
 from .base import Engine, RunContext, register
-
-if TYPE_CHECKING:  # torch loads with the first model, not with the engine registry
-    from ..runtime.loader import BackedNetwork
 
 
 class Inpainter(Engine):
@@ -103,22 +99,14 @@ class Lama(Inpainter):
     description = "LaMa big-lama (Fourier convolutions), the best fill for large regions"
     uses_device = True
     weights = "big-lama"
-
-    def model(self, int8: bool = False) -> BackedNetwork:
-        from ..runtime.loader import load_adapted
-        from ..runtime.signatures import inpainter
-
-        path = next(iter(require(entry("big-lama")).values()))
-        return load_adapted("big-lama", lambda: inpainter(load_lama(path)), int8)
+    models = ("big-lama",)
 
     def warm(self) -> None:
-        self.model().call.prepare([])
+        model(self.name).net.call.prepare([])
 
     def inpaint(self, picture: Picture, mask: np.ndarray, ctx: RunContext) -> Picture:
-        model = self.model(ctx.int8)
-        ctx.detail(backend=model.backend)  # chosen by measurement on the CPU (ops.runtime.backends)
-        for note in model.notes:
-            ctx.warn(note)
+        ready = use(self.name, ctx, pixels=self.working_side**2)  # at most one working-size crop
+        ctx.detail(backend=ready.backend)  # chosen by measurement on the CPU (ops.runtime.backends)
         return super().inpaint(picture, mask, ctx)
 
     def fill(self, rgb: np.ndarray, mask: np.ndarray, progress: Callable[[float], None] | None = None, int8: bool = False) -> np.ndarray:
@@ -129,37 +117,8 @@ class Lama(Inpainter):
         image = np.pad(rgb, ((0, ph), (0, pw), (0, 0)), mode="reflect").astype(np.float32) / 255
         hole = np.pad(mask, ((0, ph), (0, pw)), mode="reflect").astype(np.float32)
         x = torch.from_numpy(np.concatenate([image, hole[..., None]], axis=2).transpose(2, 0, 1))[None]
-        out = self.model(int8).call(x)[0].float().clamp(0, 1).cpu().numpy().transpose(1, 2, 0)
+        out = model(self.name, int8=int8).net.call(x)[0].float().clamp(0, 1).cpu().numpy().transpose(1, 2, 0)
         return np.rint(out[:height, :width] * 255).astype(np.uint8)
-
-
-def load_lama(path: Any) -> Any:
-    import torch
-
-    from ..runtime.device import device
-    from ..runtime.torchvision_compat import install
-
-    if _is_torchscript(path):
-        return torch.jit.load(str(path), map_location=device()).eval()
-    install()
-    import spandrel
-
-    state = spandrel.canonicalize_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-    descriptor = spandrel.ModelLoader().load_from_state_dict(state)
-    if descriptor.architecture.id != "LaMa":
-        raise EngineUnavailableError(f"{path} is not a LaMa checkpoint")
-    return descriptor.model.eval().to(device())
-
-
-def _is_torchscript(path: Any) -> bool:
-    """TorchScript archives carry compiled code (``constants.pkl``); plain state dicts do not."""
-    import zipfile
-
-    try:
-        with zipfile.ZipFile(path) as archive:
-            return any(name.endswith("constants.pkl") for name in archive.namelist())
-    except zipfile.BadZipFile:
-        return False
 
 
 for _engine in (Lama(), PatchFill()):

@@ -11,20 +11,22 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import cv2
 import numpy as np
 
 from ..errors import EngineUnavailableError
 from ..imageio import Picture
 from ..imageio.pixels import luma
+from ..models import unavailable_reason, use
 from ..operations.restore import EnhanceFaceParams, RestoreOldPhotoParams
+from ..restore.colour import match_colour
 from ..restore.damage import preview, restore
 from ..restore.noise import estimate_sigma
 from ..weights import entry
-from ..weights.store import find_folder, not_installed
-from ..restore.colour import match_colour
 from .base import Engine, RunContext, register
-from .choice import best
+from .choice import needed
 
 COLORIZER = "ddcolor"
 
@@ -34,14 +36,15 @@ class OldPhoto(Engine):
     description = "Scratch/dust detection + inpainting, FFDNet denoising, enhance-face, DDColor colourisation (download), Lab colour boost"
     uses_device = True
     weights = "ffdnet-color"
+    models = ("ffdnet",)
+    needs: ClassVar[dict[str, str]] = {"faces": "enhance-face"}
     deblocks = True  # a scan saved as a blocky JPEG is deblocked first (ops.restore.jpeg)
 
     def run(self, picture: Picture, params: RestoreOldPhotoParams, ctx: RunContext) -> Picture:  # type: ignore[override]
         from ..runtime.apply import apply_network, from_float_rgb, to_float_rgb
-        from .denoise import ffdnet
 
-        if params.enable_colorization and find_folder(entry(COLORIZER)) is None:  # before any work
-            raise EngineUnavailableError(f"colourisation needs DDColor: {not_installed(entry(COLORIZER))} ({entry(COLORIZER).size_hint})")
+        if params.enable_colorization and (reason := unavailable_reason(COLORIZER)) is not None:  # before any work
+            raise EngineUnavailableError(f"colourisation needs DDColor: {reason} ({entry(COLORIZER).size_hint})")
         stages: list[str] = []
         if params.auto_repair_damage:
             repaired, damage = restore(to_float_rgb(picture.pixels), estimate_sigma(picture.pixels))
@@ -56,13 +59,16 @@ class OldPhoto(Engine):
         image = to_float_rgb(picture.pixels)
         sigma = estimate_sigma(image)
         if sigma > 1.5:
-            net = ffdnet()
+            net = use("ffdnet", ctx, pixels=image.shape[0] * image.shape[1]).net
             image = apply_network(lambda t: net(t, sigma / 255), image)
             stages.append(f"denoise (ffdnet, sigma {sigma:.1f})")
         picture = picture.with_pixels(from_float_rgb(image, picture.pixels))
         if params.face_enhancement_level > 0:
             ctx.report(0.5, "faces")
-            restorer = best("enhance-face")
+            choice = needed(self, "faces")
+            restorer = choice.engine
+            for warning in choice.warnings:
+                ctx.warn(warning)
             face_ctx = RunContext(hints=ctx.hints)
             picture = restorer.run(picture, EnhanceFaceParams(enhancement_level=params.face_enhancement_level), face_ctx)
             ctx.detail(faces=face_ctx.details.get("faces", 0), face_engine=restorer.name,
@@ -74,7 +80,7 @@ class OldPhoto(Engine):
         stages.append("colour kept (low-frequency fix)")
         if params.enable_colorization:
             ctx.report(0.8, "colourising")
-            image = colorize(image, params.colorization_strength)
+            image = colorize(image, params.colorization_strength, ctx)
             stages.append(f"colourise ({COLORIZER}, {params.colorization_strength:g})")
         if params.color_boost != 1.0:
             image = boost_colour(image, params.color_boost)
@@ -90,13 +96,12 @@ def boost_colour(image: np.ndarray, factor: float) -> np.ndarray:
     return np.clip(cv2.cvtColor(lab, cv2.COLOR_LAB2RGB), 0, 1)
 
 
-def colorize(image: np.ndarray, strength: float) -> np.ndarray:
+def colorize(image: np.ndarray, strength: float, ctx: RunContext) -> np.ndarray:
     import torch
 
     from ..runtime.device import device
-    from ..runtime.loader import load_folder
 
-    network = load_folder(COLORIZER, "pytorch_model.bin")
+    network = use(COLORIZER, ctx).net
     grey = torch.from_numpy(np.ascontiguousarray(luma(image)))[None, None].to(device())
     with torch.inference_mode():
         coloured = network.call(grey)[0].float().clamp(0, 1).cpu().numpy().transpose(1, 2, 0)

@@ -1,8 +1,11 @@
-"""A click on the subject -> its mask: Segment Anything when installed, else the salient-object matte."""
+"""A click on the subject -> its mask: the selectors, best first: Segment Anything when installed,
+else the component of the salient-object matte (remove-background's best segmenter) under the
+click. The first that can run is chosen by ``choice.pick``, which says so when a better one cannot."""
 
 from __future__ import annotations
 
-from typing import Any
+from abc import ABC, abstractmethod
+from typing import ClassVar
 
 import cv2
 import numpy as np
@@ -10,49 +13,70 @@ import numpy as np
 from ..errors import InputError
 from ..imageio import Picture
 from ..imageio.pixels import to_8bit
-from ..runtime.manager import DEVICE_SLOT, network
-from ..weights import entry, installed, require
+from ..models import unavailable_reason, use
+from ..runtime.manager import DEVICE_SLOT
 from .base import RunContext
-from .choice import best
+from .choice import needed, needs_reason, pick
 
 WEIGHTS = "sam-vit-b"
 
 
-def point_to_mask(picture: Picture, x: int, y: int) -> tuple[np.ndarray, str]:
-    """(bool mask at full resolution, the method that made it)."""
+class Selector(ABC):
+    name: ClassVar[str]
+    needs: ClassVar[dict[str, str]] = {}  # role -> operation, as engines declare it (``choice.needed``)
+
+    @abstractmethod
+    def unavailable_reason(self) -> str | None: ...
+
+    @abstractmethod
+    def select(self, picture: Picture, x: int, y: int, ctx: RunContext) -> np.ndarray:
+        """The bool mask at full resolution of what is under (x, y)."""
+
+
+class SegmentAnything(Selector):
+    name = WEIGHTS
+
+    def unavailable_reason(self) -> str | None:
+        return unavailable_reason(WEIGHTS)
+
+    def select(self, picture: Picture, x: int, y: int, ctx: RunContext) -> np.ndarray:
+        predictor = use(WEIGHTS, ctx).net
+        predictor.set_image(to_8bit(picture.rgb))
+        masks, scores, _ = predictor.predict(point_coords=np.array([[x, y]]), point_labels=np.array([1]), multimask_output=True)
+        return masks[int(np.argmax(scores))].astype(bool)
+
+
+class SalientObject(Selector):
+    name = "salient-object"
+    needs: ClassVar[dict[str, str]] = {"segmenter": "remove-background"}
+
+    def unavailable_reason(self) -> str | None:
+        return needs_reason(self)
+
+    def select(self, picture: Picture, x: int, y: int, ctx: RunContext) -> np.ndarray:
+        choice = needed(self, "segmenter")
+        for warning in choice.warnings:
+            ctx.warn(warning)
+        alpha = choice.engine.alpha(picture, ctx)  # type: ignore[attr-defined]
+        labels = cv2.connectedComponents((alpha > 0.5).astype(np.uint8))[1]
+        if labels[y, x] == 0:
+            raise InputError(
+                "no subject at that point: without Segment Anything (python -m ops weights fetch sam-vit-b) "
+                "a click can only select the main subject"
+            )
+        return labels == labels[y, x]
+
+
+SELECTORS: tuple[Selector, ...] = (SegmentAnything(), SalientObject())
+
+
+def point_to_mask(picture: Picture, x: int, y: int, ctx: RunContext | None = None) -> tuple[np.ndarray, str]:
+    """(bool mask at full resolution, the selector that made it); fallbacks are warned in ``ctx``."""
     if not (0 <= x < picture.width and 0 <= y < picture.height):
         raise InputError(f"the point ({x}, {y}) is outside the {picture.width}x{picture.height} image")
+    ctx = ctx or RunContext()
+    selector, warnings, _ = pick(SELECTORS, "selectors")
+    for warning in warnings:
+        ctx.warn(warning)
     with DEVICE_SLOT:  # a network on the shared device, like any model job
-        return _select(picture, x, y)
-
-
-def _select(picture: Picture, x: int, y: int) -> tuple[np.ndarray, str]:
-    eight = to_8bit(picture.rgb)
-    if installed(entry(WEIGHTS)):
-        return _sam(eight, x, y), WEIGHTS
-    alpha = best("remove-background").alpha(picture, RunContext())
-    labels = cv2.connectedComponents((alpha > 0.5).astype(np.uint8))[1]
-    if labels[y, x] == 0:
-        raise InputError(
-            "no subject at that point: without Segment Anything (python -m ops weights fetch sam-vit-b) "
-            "a click can only select the main subject"
-        )
-    return labels == labels[y, x], "salient-object"
-
-
-def _sam(rgb: np.ndarray, x: int, y: int) -> np.ndarray:
-    path = next(iter(require(entry(WEIGHTS)).values()))
-    predictor = network(WEIGHTS, lambda: _load(path))
-    predictor.set_image(rgb)
-    masks, scores, _ = predictor.predict(point_coords=np.array([[x, y]]), point_labels=np.array([1]), multimask_output=True)
-    return masks[int(np.argmax(scores))].astype(bool)
-
-
-def _load(path: Any) -> Any:
-    from ..runtime.device import device
-    from ..runtime.torchvision_compat import install
-
-    install()
-    from segment_anything import SamPredictor, sam_model_registry
-
-    return SamPredictor(sam_model_registry["vit_b"](checkpoint=str(path)).to(device()).eval())
+        return selector.select(picture, x, y, ctx), selector.name

@@ -4,14 +4,12 @@ The network's low-resolution matte is tidied (specks, pinholes, a half-transpare
 upsampled, snapped to the image's edges with a guided filter, and the fringe is
 colour-decontaminated so no halo of the old background remains.
 The background operations (remove/replace/blur) share these engines and differ only in how
-they composite.
+they composite (``background.COMPOSITES``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -19,34 +17,29 @@ import numpy as np
 from ..imageio import Picture
 from ..imageio.pixels import to_8bit
 from ..masks import guided_filter, tidy_matte
+from ..models import model, use
 from ..params import Params
-from ..weights import entry, require
-from ..runtime.manager import file_bytes, network
+from .background import COMPOSITES
 from .base import Engine, RunContext, register
 
 if TYPE_CHECKING:
     from rembg.sessions.base import BaseSession
 
-#: how each operation turns (picture, alpha) into its result; filled in by ops.engines.background
-COMPOSERS: dict[type[Params], Callable[[Picture, np.ndarray, Any, RunContext], Picture]] = {}
-#: checks that must pass before segmenting (e.g. a generator's weights), so a job fails fast
-PREPARE: dict[type[Params], Callable[[Any], None]] = {}
-
 
 class Segmenter(Engine):
-    """A rembg network; ``weights`` is both its manifest name and rembg's session name."""
+    """A rembg network; ``weights`` is its manifest name, its model's name and rembg's session name."""
 
     uses_device = True
 
     def __init__(self, weights: str, description: str, input_side: int) -> None:
         self.name = weights  # type: ignore[misc]
         self.weights = weights
+        self.models = (weights,)  # type: ignore[misc]
         self.input_side = input_side  # the network's own input size: rembg resizes to it anyway
         self.description = description  # type: ignore[misc]
 
     def session(self) -> BaseSession:
-        path = next(iter(require(entry(self.weights)).values()))
-        return network(f"rembg:{self.weights}", lambda: rembg_session(self.weights, path), file_bytes(path))
+        return model(self.weights).net
 
     def warm(self) -> None:
         if self.unavailable_reason() is None:
@@ -59,7 +52,7 @@ class Segmenter(Engine):
         rgb = picture.rgb
         small = _preview(rgb, self.input_side)
         ctx.report(0.1, f"segmenting with {self.weights}")
-        session = self.session()
+        session = use(self.weights, ctx).net
         matte = np.asarray(session.predict(Image.fromarray(small))[0], np.float32) / 255.0
         ctx.report(0.6, "refining edges")
         ctx.detail(backend=getattr(session, "backend", "onnxruntime"))  # chosen by measurement (ops.runtime.backends.onnx_sessions)
@@ -67,31 +60,14 @@ class Segmenter(Engine):
         return refine(rgb, tidy_matte(matte))
 
     def run(self, picture: Picture, params: Params, ctx: RunContext) -> Picture:
-        compose = COMPOSERS[type(params)]
-        PREPARE.get(type(params), lambda _: None)(params)
+        composite = COMPOSITES[type(params)]
+        composite.check(picture, params, ctx)
         chosen = ctx.hints.get("subject_mask")
         if isinstance(chosen, np.ndarray) and chosen.shape == (picture.height, picture.width):
             ctx.detail(segmentation="selected in the UI")
-            return compose(picture, refine(picture.rgb, chosen.astype(np.float32)), params, ctx)
+            return composite.compose(picture, refine(picture.rgb, chosen.astype(np.float32)), params, ctx)
         ctx.detail(segmentation=self.weights)
-        return compose(picture, self.alpha(picture, ctx), params, ctx)
-
-
-def rembg_session(name: str, path: Path) -> BaseSession:
-    """rembg's session class for ``name``, reading our verified file instead of its own folder."""
-    import onnxruntime
-    from rembg.sessions import sessions_class  # imported late: its first import compiles pymatting
-
-    base = next(cls for cls in sessions_class if cls.name() == name)
-    from ..runtime.backends.onnx_sessions import choose_session
-    from ..settings import get_settings
-
-    pinned = type(f"Pinned{base.__name__}", (base,), {"download_models": classmethod(lambda cls, *a, **k: str(path))})
-    session = pinned(name, onnxruntime.SessionOptions(), providers=["CPUExecutionProvider"])
-    settings = get_settings()  # onnxruntime's CPU provider, or OpenVINO where it is faster and as faithful
-    wanted, bar = settings.segmenter_backend, settings.segmenter_min_iou
-    session.backend = choose_session(session, path, settings.data_dir / "compiled", min_iou=bar, wanted=wanted).backend
-    return session
+        return composite.compose(picture, self.alpha(picture, ctx), params, ctx)
 
 
 def _preview(rgb: np.ndarray, side: int) -> np.ndarray:

@@ -3,13 +3,15 @@ on the rule of thirds when there is room."""
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 
 from ..imageio import Picture
 from ..operations.background import SmartCropParams
 from .base import Engine, RunContext, register
+from .choice import needed
 from .faces import Box, detect_faces
-from .choice import best
 
 
 def crop_size(width: int, height: int, ratio: float) -> tuple[int, int]:
@@ -51,21 +53,18 @@ class SmartCrop(Engine):
     name = "saliency-and-faces"
     description = "Subject matte from the best installed segmenter, faces from YuNet (else dlib MMOD, else Haar), rule-of-thirds placement"
     uses_device = True
-
-    def unavailable_reason(self) -> str | None:
-        try:
-            best("remove-background")
-        except Exception as exc:  # noqa: BLE001 - reported as the reason
-            return str(exc)
-        return None
+    needs: ClassVar[dict[str, str]] = {"segmenter": "remove-background"}
 
     def run(self, picture: Picture, params: SmartCropParams, ctx: RunContext) -> Picture:  # type: ignore[override]
         width, height = picture.width, picture.height
         rw, rh = (int(v) for v in params.aspect_ratio.split(":"))
         cw, ch = crop_size(width, height, rw / rh)
-        segmenter = best("remove-background")
-        alpha = segmenter.alpha(picture, ctx)
-        faces, detector = detect_faces(picture.rgb)
+        choice = needed(self, "segmenter")
+        segmenter = choice.engine
+        for warning in choice.warnings:
+            ctx.warn(warning)
+        alpha = segmenter.alpha(picture, ctx)  # type: ignore[attr-defined]
+        faces, detector = detect_faces(picture.rgb, ctx)
         subject = subject_box(alpha)
         keep = [pad(b, params.padding_percent, width, height) for b in ([subject] if subject else []) + faces]
         box = union(keep) if keep else (0, 0, width, height)

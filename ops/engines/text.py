@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import ClassVar
 
 import cv2
 import numpy as np
@@ -10,30 +10,16 @@ import numpy as np
 from ..imageio import Picture
 from ..imageio.pixels import to_8bit
 from ..masks import decode_data_url
+from ..models import model, use
 from ..operations.retouch import RemoveTextParams
-from ..weights import entry, require
-from ..runtime.manager import file_bytes, network
 from .base import Engine, RunContext, register
-from .choice import best
+from .choice import needed
 
 # the detector's own settings, as rapidocr ships them
 LIMIT_SIDE, MAX_SIDE = 736, 2000
 THRESHOLD, BOX_THRESHOLD, UNCLIP = 0.3, 0.5, 1.6
 MAX_PASSES = 3
 DETECTOR = "ppocr-v4-det"
-
-
-def _detector() -> Any:
-    path = next(iter(require(entry(DETECTOR)).values()))
-
-    def load() -> Any:
-        import onnxruntime
-
-        options = onnxruntime.SessionOptions()
-        options.log_severity_level = 3
-        return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-
-    return network(f"onnx:{DETECTOR}", load, file_bytes(path))
 
 
 def detect_text(rgb: np.ndarray) -> list[np.ndarray]:
@@ -46,7 +32,7 @@ def detect_text(rgb: np.ndarray) -> list[np.ndarray]:
     rh, rw = max(32, round(height * ratio / 32) * 32), max(32, round(width * ratio / 32) * 32)
     resized = cv2.resize(cv2.cvtColor(eight, cv2.COLOR_RGB2BGR), (rw, rh))
     blob = ((resized.astype(np.float32) / 255.0 - 0.5) / 0.5).transpose(2, 0, 1)[None]
-    session = _detector()
+    session = model(DETECTOR).net
     probability = session.run(None, {session.get_inputs()[0].name: blob})[0][0, 0]
     bitmap = cv2.dilate((probability > THRESHOLD).astype(np.uint8), np.ones((2, 2), np.uint8))
     contours, _ = cv2.findContours(bitmap, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
@@ -83,9 +69,15 @@ class RemoveText(Engine):
     description = "PP-OCRv4 text detector (rapidocr's ONNX model) + the best installed inpainter"
     uses_device = True
     weights = "ppocr-v4-det"
+    models = (DETECTOR,)
+    needs: ClassVar[dict[str, str]] = {"inpainter": "remove-object"}
 
     def run(self, picture: Picture, params: RemoveTextParams, ctx: RunContext) -> Picture:  # type: ignore[override]
-        inpainter = best("remove-object")
+        use(DETECTOR, ctx)  # what the job asked of it that it does not do (int8) is said once
+        choice = needed(self, "inpainter")
+        inpainter = choice.engine
+        for warning in choice.warnings:
+            ctx.warn(warning)
         ctx.detail(inpainter=inpainter.name)
         size = (picture.width, picture.height)
         if not params.auto_detect:

@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..errors import WorkLimitError
 from ..imageio import Picture
 from ..imageio.limits import check_dimensions
 from ..imageio.pixels import luma
@@ -32,8 +31,6 @@ from ..imageio.resample import resize
 from ..params import Params
 from ..restore.jpeg import WEIGHTS as WAIFU2X
 from ..settings import get_settings
-from ..weights import WeightsSource, entry
-from ..weights.store import not_installed
 from .base import Engine, RunContext, register
 
 if TYPE_CHECKING:
@@ -52,52 +49,41 @@ class Pass:
 
 
 class SuperResolution(Engine):
-    """One Real-ESRGAN network; its weight sources are tried best first (official fp32, then ncnn fp16)."""
+    """One Real-ESRGAN model (``ops.models``: its weights are tried best first, official fp32 then ncnn fp16)."""
 
     uses_device = True
     deblocks = True  # blocks would be enlarged as detail: removed first when the input shows them
     keeps_colour = True  # the GAN's colour drift (up to 7 levels of channel mean) is taken back
 
-    def __init__(self, name: str, sources: tuple[WeightsSource, ...], description: str) -> None:
+    def __init__(self, name: str, description: str) -> None:
         self.name = name  # type: ignore[misc]
-        self.sources = sources
+        self.models = (name,)  # type: ignore[misc]
         self.description = description  # type: ignore[misc]
 
-    def source(self) -> WeightsSource | None:
-        return next((source for source in self.sources if source.installed()), None)
-
-    def unavailable_reason(self) -> str | None:
-        if self.source() is not None:
-            return None
-        return not_installed(entry(self.sources[-1].weights))
-
     def warm(self) -> None:
-        from ..runtime.loader import load
+        from ..models import model
         from ..runtime.tiling import TileConfig
 
-        if (source := self.source()) is not None:
-            load(source).warm(TileConfig(tile=get_settings().tile))
+        if self.unavailable_reason() is None:
+            model(self.name).net.warm(TileConfig(tile=get_settings().tile))
 
     def prepare(self, sizes: Sequence[tuple[int, int]], enlargement: int = 1, int8: bool = False) -> None:
-        from ..runtime.loader import load
+        from ..models import model
         from ..runtime.tiling import TileConfig
 
-        if (source := self.source()) is not None:
-            network = load(source, int8=int8)
+        if self.unavailable_reason() is None:
+            network = model(self.name, int8=int8).net
             passes = [p.input_size for width, height in sizes for p in plan_passes(width, height, enlargement, network.scale)]
             network.prepare(passes, TileConfig(tile=get_settings().tile))
 
     def run(self, picture: Picture, params: Params, ctx: RunContext) -> Picture:
+        from ..models import use, work
         from ..runtime.device import device  # torch loads on first model use, not for free operations
-        from ..runtime.loader import load
         from ..runtime.tiling import TileConfig
 
         scale = ctx.enlargement
-        source = self.source()
-        assert source is not None, "choose() only picks available engines"
-        network = load(source, int8=ctx.int8)
-        for note in network.notes:
-            ctx.warn(note)
+        ready = use(self.name, ctx)
+        network = ready.net
         target = (picture.width * scale, picture.height * scale)
         check_dimensions(*target, what="the result would be")
         passes = plan_passes(picture.width, picture.height, scale, network.scale)
@@ -105,9 +91,9 @@ class SuperResolution(Engine):
         config = TileConfig(tile=get_settings().tile)
         sizes, calibration = [p.input_size for p in passes], network.calibration()
         seconds, compiling = calibration.estimate(sizes, config), calibration.compiling(sizes, config)
-        _check_work(self.name, seconds, flops, device().type)
+        work.check(ready.spec, flops, seconds, device().type)  # its own measured speed, not a FLOP rate
         ctx.detail(
-            weights=source.weights + (f" blended {source.blend:g} with {source.blend_with}" if source.blend_with else ""),
+            weights=ready.weights,
             device=device().type,
             backend=network.backend,  # how it ran there: chosen by measurement on the CPU (ops.runtime.backends)
             passes=len(passes),
@@ -132,16 +118,6 @@ def plan_passes(width: int, height: int, scale: int, native: int) -> list[Pass]:
         sizes.append(Pass(current))
         current = (current[0] * native, current[1] * native)
     return sizes
-
-
-def _check_work(engine: str, seconds: float, flops: float, device_type: str) -> None:
-    limit = get_settings().max_job_seconds
-    if seconds > limit:
-        raise WorkLimitError(
-            f"{engine} would need about {flops / 1e12:.1f} TFLOP, roughly {seconds / 60:.0f} min on this "
-            f"{device_type.upper()} (limit {limit:.0f} s, STUDIO_MAX_JOB_SECONDS): use a smaller image or scale, "
-            "or the faster engine realesr-animevideov3 (about 30x less work)"
-        )
 
 
 def _upscale(
@@ -198,9 +174,10 @@ class FaithfulUpscaler(Engine):
     deblocks = True
     keeps_colour = True
     weights = WAIFU2X
+    models = ("waifu2x-photo",)
 
     def run(self, picture: Picture, params: Params, ctx: RunContext) -> Picture:
-        from ..restore.jpeg import waifu2x
+        from ..models import use
         from ..restore.noise import estimate_sigma
         from ..runtime.device import device
         from ..runtime.tiling import TileConfig
@@ -211,8 +188,9 @@ class FaithfulUpscaler(Engine):
         passes = plan_passes(picture.width, picture.height, scale, 2)
         sigma = estimate_sigma(_centre(picture.pixels))
         level = NOISY_LEVEL if sigma >= NOISY else 0
-        ctx.detail(weights=f"{WAIFU2X} (noise level {level})", device=device().type, passes=len(passes), estimated_noise=round(sigma, 1))
-        upscaled = _upscale(picture.pixels, target, passes, waifu2x(level), 2, False, TileConfig(tile=get_settings().tile), ctx)
+        ready = use("waifu2x-photo", ctx, pixels=sum(w * h for w, h in (p.input_size for p in passes)), level=level)
+        ctx.detail(weights=f"{ready.weights} (noise level {level})", device=device().type, passes=len(passes), estimated_noise=round(sigma, 1))
+        upscaled = _upscale(picture.pixels, target, passes, ready.net, 2, False, TileConfig(tile=get_settings().tile), ctx)
         return picture.with_pixels(upscaled)
 
 
@@ -237,27 +215,11 @@ GENERAL_V3 = (
 )
 
 for _engine in (
-    SuperResolution(
-        "realesrgan-x4plus",
-        (WeightsSource("RealESRGAN_x4plus"), WeightsSource("realesrgan-x4plus-ncnn", "ncnn")), X4PLUS,
-    ),
-    SuperResolution("realesrgan-x2plus", (WeightsSource("RealESRGAN_x2plus"),), "Real-ESRGAN x2plus"),
-    SuperResolution(
-        "realesr-general-x4v3",
-        (
-            WeightsSource("realesr-general-x4v3", blend_with="realesr-general-wdn-x4v3", blend=0.5),
-            WeightsSource("realesr-general-x4v3"),
-        ),
-        GENERAL_V3,
-    ),
-    SuperResolution(
-        "realesrgan-x4plus-anime-6b",
-        (WeightsSource("RealESRGAN_x4plus_anime_6B"), WeightsSource("realesrgan-x4plus-anime-ncnn", "ncnn")), ANIME6B,
-    ),
-    SuperResolution(
-        "realesr-animevideov3",
-        (WeightsSource("realesr-animevideov3"), WeightsSource("realesr-animevideov3-ncnn", "ncnn")), ANIMEVIDEO,
-    ),
+    SuperResolution("realesrgan-x4plus", X4PLUS),
+    SuperResolution("realesrgan-x2plus", "Real-ESRGAN x2plus"),
+    SuperResolution("realesr-general-x4v3", GENERAL_V3),
+    SuperResolution("realesrgan-x4plus-anime-6b", ANIME6B),
+    SuperResolution("realesr-animevideov3", ANIMEVIDEO),
     FaithfulUpscaler(),
-):  # fmt: skip
+):
     register(_engine)

@@ -24,13 +24,12 @@ from typing import Any
 
 import numpy as np
 
-from ..runtime.manager import file_bytes, network
-from ..weights import MissingWeightsError, entry, find, installed, require
+from ..models import model
+from ..weights import MissingWeightsError, entry, installed
 
 WEIGHTS = "dlib-face-landmarks"
+MODEL = "dlib-faces"  # the detector, the landmarks and the descriptor, loaded as one network (ops.models)
 DESCRIPTOR = "dlib_face_recognition_resnet_model_v1.dat"
-LANDMARKS = "shape_predictor_5_face_landmarks.dat"
-DETECTOR = "mmod_human_face_detector.dat"
 SAME_PERSON = 0.6  # dlib's own threshold between two photos of one person
 THRESHOLD = 0.25  # restored face to input face, measured (module docstring)
 STEPS = (0.8, 0.6, 0.4, 0.2, 0.0)  # fractions of the restoration tried, most first
@@ -39,35 +38,9 @@ CHIP_BOX = (116, 156, 396, 436)
 _LOCK = threading.RLock()  # dlib's networks keep their activations in the object: one call at a time
 
 
-@dataclass(frozen=True)
-class DlibModels:
-    detector: Any  # MMOD CNN face detector
-    predictor: Any  # 5-point landmarks
-    descriptor: Any | None  # ResNet descriptor; None on an install from before it joined the entry
-
-
 def available() -> bool:
     """Whether the descriptor is installed (with the landmark and detector models of its entry)."""
     return installed(entry(WEIGHTS))
-
-
-def dlib_models() -> DlibModels:
-    """dlib's face models, loaded once as one network (the detector of ``ops.engines.faces`` too: one
-    slot of the network manager for a whole face job, not three)."""
-    weights = entry(WEIGHTS)
-    wanted = tuple(f for f in weights.files if f.file != DESCRIPTOR or find(f) is not None)  # the descriptor where installed
-    paths = require(weights.model_copy(update={"files": wanted}))
-
-    def load() -> DlibModels:
-        import dlib
-
-        return DlibModels(
-            dlib.cnn_face_detection_model_v1(str(paths[DETECTOR])),
-            dlib.shape_predictor(str(paths[LANDMARKS])),
-            dlib.face_recognition_model_v1(str(paths[DESCRIPTOR])) if DESCRIPTOR in paths else None,
-        )
-
-    return network(f"dlib:{WEIGHTS}:{'+'.join(sorted(paths))}", load, file_bytes(*paths.values()))
 
 
 def _eight(chip: np.ndarray) -> np.ndarray:
@@ -83,18 +56,18 @@ def landmarks(chip: np.ndarray) -> Any:
 
     scale = chip.shape[0] / 512
     with _LOCK:
-        return dlib_models().predictor(_eight(chip), dlib.rectangle(*(int(round(v * scale)) for v in CHIP_BOX)))
+        return model(MODEL).net.predictor(_eight(chip), dlib.rectangle(*(int(round(v * scale)) for v in CHIP_BOX)))
 
 
 def descriptor(chip: np.ndarray, shape: Any | None = None) -> np.ndarray:
     """The 128-d descriptor of an aligned face, read through ``shape`` (default: its own landmarks).
     Deterministic: no jitter."""
-    model = dlib_models().descriptor
-    if model is None:
+    network = model(MODEL).net.descriptor
+    if network is None:
         raise MissingWeightsError(f"{DESCRIPTOR} is not installed: run `python -m ops weights fetch {WEIGHTS}`")
     shape = shape if shape is not None else landmarks(chip)
     with _LOCK:
-        return np.asarray(model.compute_face_descriptor(_eight(chip), shape, 0), np.float64)
+        return np.asarray(network.compute_face_descriptor(_eight(chip), shape, 0), np.float64)
 
 
 def distance(a: np.ndarray, b: np.ndarray) -> float:

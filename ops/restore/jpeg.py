@@ -34,6 +34,7 @@ STRONG = 1.25  # from which ratio level 3 is used (below, faint blocking: level 
 PASSES = 3  # at most; another pass runs while the ratio stays above VISIBLE and keeps falling
 MEASURED_SIDE = 1024  # the ratio is measured on a centre crop at most this big: cheap on huge pictures
 WEIGHTS = "waifu2x-photo-jpeg"
+MODEL = "waifu2x-photo"  # its UpConv7 at a JPEG-noise level (ops.models)
 
 
 @dataclass(frozen=True)
@@ -121,11 +122,15 @@ def level_for(ratio: float) -> int:
     return 3 if ratio >= STRONG else 2
 
 
-def deblock(image: np.ndarray, report: Callable[[float, str], None] | None = None, before: Blocking | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+def deblock(
+    image: np.ndarray, report: Callable[[float, str], None] | None = None, before: Blocking | None = None, ctx: RunContext | None = None,
+) -> tuple[np.ndarray, dict[str, Any]]:
     """Float RGB [0, 1] -> (deblocked, facts for the job details); the same array (facts say why) when
-    not blocky. ``before``: the measurement, if made already. Needs the waifu2x photo weights (``available()``)."""
+    not blocky. ``before``: the measurement, if made already; ``ctx``: the job whose speed mode and
+    warnings the network's use goes to. Needs the waifu2x photo weights (``available()``)."""
     import cv2
 
+    from ..models import model, use
     from ..runtime.apply import apply_network
     from ..runtime.tiling import TileConfig
 
@@ -136,7 +141,8 @@ def deblock(image: np.ndarray, report: Callable[[float, str], None] | None = Non
     out, levels, ratio = image, [], before.ratio
     while len(levels) < PASSES and (not levels or ratio >= VISIBLE):
         level = level_for(ratio)
-        big = apply_network(waifu2x(level), out, report, label=f"removing JPEG blocks (pass {len(levels) + 1}),", scale=2,
+        net = (use(MODEL, ctx, pixels=image.shape[0] * image.shape[1], level=level) if ctx else model(MODEL, level=level)).net
+        big = apply_network(net, out, report, label=f"removing JPEG blocks (pass {len(levels) + 1}),", scale=2,
                             config=TileConfig(tile=256))  # fmt: skip
         candidate = np.clip(cv2.resize(big, (image.shape[1], image.shape[0]), interpolation=cv2.INTER_AREA), 0.0, 1.0)
         after = _ratio_at(candidate, before.phase)
@@ -149,28 +155,9 @@ def deblock(image: np.ndarray, report: Callable[[float, str], None] | None = Non
 
 
 def available() -> bool:
-    from ..weights.store import missing_reason
+    from ..models import unavailable_reason
 
-    return missing_reason(WEIGHTS) is None
-
-
-def waifu2x(level: int) -> Any:
-    """The photo UpConv7 at JPEG-noise ``level`` (0-3), loaded once by the network manager."""
-    from ..runtime.manager import network
-    from ..weights import entry, require
-
-    paths = require(entry(WEIGHTS))
-
-    def load() -> Any:
-        from ..architectures.upconv7 import UpConv7, state_from_ncnn
-        from ..runtime.device import device
-        from ..runtime.ncnn_convert import read
-
-        net = UpConv7()
-        net.load_state_dict(state_from_ncnn(read(paths["waifu2x-photo-upconv7.param"], paths[f"waifu2x-photo-noise{level}.bin"])))
-        return net.eval().to(device())
-
-    return network(f"upconv7:{WEIGHTS}:{level}", load)
+    return unavailable_reason(MODEL) is None
 
 
 def prepass(picture: Picture, ctx: RunContext) -> Picture:
@@ -184,7 +171,7 @@ def prepass(picture: Picture, ctx: RunContext) -> Picture:
     if not before.blocky:
         ctx.detail(blockiness=before.ratio, block_phase=list(before.phase))
         return picture
-    out, facts = deblock(to_float_rgb(picture.pixels), lambda _fraction, message: ctx.report(0.0, message), before)
+    out, facts = deblock(to_float_rgb(picture.pixels), lambda _fraction, message: ctx.report(0.0, message), before, ctx)
     ctx.detail(**facts)
     levels = facts["deblock_levels"]
     ctx.warn(f"JPEG blocking found (block-edge ratio {facts['blockiness']:.2f}, grid phase {tuple(facts['block_phase'])}): removed first "

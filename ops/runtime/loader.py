@@ -1,22 +1,23 @@
-"""Load image-to-image networks through spandrel (the network manager keeps them)."""
+"""Put image networks on the device and its backend: spandrel's state dicts (official ``.pth``, or
+ncnn converted), and modules spandrel does not load, adapted to the one calling convention
+(``signatures``). Which network, from which files, under which manager key: ``ops.models``."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
 
-from ..weights import MissingWeightsError, WeightsSource, entry, require
-from ..weights.store import not_installed
-from .device import device, half_precision
-from .manager import network
-from .ncnn_convert import convert
-from .signatures import Adapted, adapt
 from ..settings import get_settings
+from ..weights import WeightsSource
 from .backends.base import Compiled, Signature
 from .backends.selection import Choice, choose
+from .device import device, half_precision
+from .ncnn_convert import convert
+from .signatures import Adapted, adapt
 from .throughput import Calibration, measure_speed, tile_shapes
 from .tiling import TileConfig
 from .torchvision_compat import install as _install_torchvision_compat
@@ -26,6 +27,8 @@ import spandrel  # noqa: E402  (needs the compat operators registered first)
 import spandrel_extra_arches  # noqa: E402
 
 spandrel_extra_arches.install()  # CodeFormer, DDColor (their licences are recorded with their weights)
+
+Paths = Mapping[str, Mapping[str, Path]]  # manifest entry -> file name -> verified path
 
 
 @dataclass
@@ -63,72 +66,45 @@ class LoadedNetwork:
         self.call.prepare(tile_shapes(sizes, config, self.call.shape_step))
 
 
-def load(source: WeightsSource, int8: bool = False) -> LoadedNetwork:
-    """``int8``: the opt-in speed mode (its own backend verdict, and its own copy in the manager)."""
-    key = f"spandrel:{source.weights}" + (f"+{source.blend_with}@{source.blend:g}" if source.blend_with else "") + ("+int8" if int8 else "")
-    return network(key, lambda: _build(source, int8=int8))
-
-
-@dataclass(frozen=True)
-class BackedNetwork:
-    """A network spandrel's descriptors do not load (e.g. LaMa's TorchScript export), on its backend."""
-
-    module: torch.nn.Module
-    call: Compiled
-    backend: str
-    notes: tuple[str, ...] = ()
-
-
-def load_adapted(key: str, build: Callable[[], Adapted], int8: bool = False) -> BackedNetwork:
-    def backed() -> BackedNetwork:
-        adapted = build()
-        return BackedNetwork(adapted.module, *on_backend(adapted, int8))
-
-    return network(key + ("+int8" if int8 else ""), backed)
-
-
-def load_folder(weights: str, file: str) -> LoadedNetwork:
-    """A network whose weights are one file of a hub snapshot (e.g. DDColor)."""
-    from ..weights.store import find_folder
-
-    folder = find_folder(entry(weights))
-    if folder is None:
-        raise MissingWeightsError(not_installed(entry(weights)))
-    return network(f"spandrel:{weights}", lambda: _build(WeightsSource(weights), spandrel.canonicalize_state_dict(torch.load(folder / file, map_location="cpu", weights_only=True))))
-
-
-def state_dict(source: WeightsSource) -> dict[str, torch.Tensor]:
-    state = _read(source.weights, source.format)
+def state_dict(source: WeightsSource, paths: Paths) -> dict[str, torch.Tensor]:
+    """The source's weights as one state dict (its blend made), from its verified files."""
+    state = _read(paths[source.weights], source.format)
     if source.blend_with and source.blend != 1.0:
-        other = _read(source.blend_with, "pth")
+        other = _read(paths[source.blend_with], "pth")
         state = {k: source.blend * v + (1 - source.blend) * other[k] for k, v in state.items()}
     return state
 
 
-def _read(weights: str, fmt: str) -> dict[str, torch.Tensor]:
-    paths = list(require(entry(weights)).values())
+def read_state(path: Path) -> dict[str, torch.Tensor]:
+    return spandrel.canonicalize_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+
+
+def _read(files: Mapping[str, Path], fmt: str) -> dict[str, torch.Tensor]:
+    paths = list(files.values())
     if fmt == "ncnn":
         param = next(p for p in paths if p.suffix == ".param")
         binary = next(p for p in paths if p.suffix == ".bin")
         return convert(param, binary)
-    raw = torch.load(paths[0], map_location="cpu", weights_only=True)
-    return spandrel.canonicalize_state_dict(raw)
+    return read_state(paths[0])
 
 
-def _build(source: WeightsSource, state: dict[str, torch.Tensor] | None = None, int8: bool = False) -> LoadedNetwork:
-    descriptor = spandrel.ModelLoader().load_from_state_dict(state if state is not None else state_dict(source))
+def build(state: dict[str, torch.Tensor], source: WeightsSource, half: bool = True, int8: bool = False) -> LoadedNetwork:
+    """The network spandrel makes of ``state``, on the backend chosen here (``half``: fp16 allowed on
+    CUDA where the architecture supports it; ``int8``: the opt-in speed mode)."""
+    descriptor = spandrel.ModelLoader().load_from_state_dict(state)
     if not isinstance(descriptor, spandrel.ImageModelDescriptor):
         raise ValueError(f"{source.weights} is not an image-to-image model")
     module = descriptor.model.eval()
-    flops = measure_flops(module, descriptor.input_channels, call=descriptor)
-    half = half_precision(descriptor.supports_half)
+    adapted = adapt(descriptor)
+    side = adapted.signature.side if adapted is not None and adapted.signature.fixed else 32
+    flops = measure_flops(module, descriptor.input_channels, side, call=descriptor)
+    half = half_precision(half and descriptor.supports_half)
     # channels-last lets oneDNN/cuDNN pick their fastest convolution kernels (+15-20% on this CPU)
     dtype = torch.float16 if half else torch.float32
     # channels-last only for the plain convolutional upscalers; face restorers reshape activations
     # with view() and StyleGAN-style 5-D weights have no channels-last layout
     layout = torch.channels_last if descriptor.purpose == "SR" else torch.contiguous_format
     module.to(device=device(), dtype=dtype, memory_format=layout)
-    adapted = adapt(descriptor)
     if adapted is None:
         backend = f"torch-{'fp16' if half else 'fp32'}"
         call, notes, channels = Compiled(descriptor), _int8_not_run(backend) if int8 else (), descriptor.input_channels
@@ -140,6 +116,14 @@ def _build(source: WeightsSource, state: dict[str, torch.Tensor] | None = None, 
             call = adapted.outside(call)
         channels = adapted.signature.channels
     return LoadedNetwork(module, call, descriptor.scale, half, source, descriptor.architecture.name, flops, layout, backend, channels, notes)
+
+
+def build_adapted(adapted: Adapted, source: WeightsSource, architecture: str, int8: bool = False) -> LoadedNetwork:
+    """A network spandrel's descriptors do not load (e.g. LaMa's TorchScript export), already brought
+    to its signature, on the backend chosen here."""
+    flops = measure_flops(adapted.module, adapted.signature.channels, adapted.signature.side if adapted.signature.fixed else 32)
+    call, backend, notes = on_backend(adapted, int8)
+    return LoadedNetwork(adapted.module, call, 1, False, source, architecture, flops, backend=backend, channels=adapted.signature.channels, notes=notes)
 
 
 def on_backend(adapted: Adapted, int8: bool = False) -> tuple[Compiled, str, tuple[str, ...]]:
@@ -188,21 +172,29 @@ def padded(call: Compiled, needs: spandrel.SizeRequirements, scale: int) -> Comp
 
 
 def measure_flops(module: torch.nn.Module, channels: int = 3, side: int = 32, call: Callable[[torch.Tensor], Any] | None = None) -> float:
-    """Multiply-adds x2 of every convolution, per input pixel, counted on a small probe (run
-    through ``call`` when the network takes more than the image, e.g. a noise map)."""
+    """FLOPs per input pixel, counted on a small probe (run through ``call`` when the network takes
+    more than the image, e.g. a noise map)."""
+    return count_flops(module, lambda: (call or module)(torch.zeros(1, channels, side, side))) / (side * side)
+
+
+def count_flops(module: torch.nn.Module, probe: Callable[[], Any]) -> float:
+    """Multiply-adds x2 of every convolution and linear layer of ``module`` while ``probe`` runs it
+    (attention's own products and FFTs are not counted: a lower bound)."""
     total = 0.0
 
     def count(layer: torch.nn.Module, _inputs: object, output: torch.Tensor) -> None:
         nonlocal total
         if isinstance(layer, torch.nn.Conv2d):
             k = layer.kernel_size[0] * layer.kernel_size[1]
-            total += 2.0 * layer.in_channels // layer.groups * layer.out_channels * k * output.shape[-2] * output.shape[-1]
+            total += 2.0 * layer.in_channels // layer.groups * layer.out_channels * k * output.shape[-2] * output.shape[-1] * output.shape[0]
+        elif isinstance(layer, torch.nn.Linear):
+            total += 2.0 * layer.in_features * output.numel()
 
-    hooks = [m.register_forward_hook(count) for m in module.modules() if isinstance(m, torch.nn.Conv2d)]
+    hooks = [m.register_forward_hook(count) for m in module.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
     try:
         with torch.inference_mode():
-            (call or module)(torch.zeros(1, channels, side, side))
+            probe()
     finally:
         for hook in hooks:
             hook.remove()
-    return total / (side * side)
+    return total

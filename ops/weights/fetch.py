@@ -24,8 +24,9 @@ import pooch
 from tqdm import tqdm
 
 from ..errors import StudioError
-from .manifest import Weights, WeightFile
-from .store import find, install_folder, record_verified, sha256_of
+from . import snapshots
+from .manifest import WeightFile, Weights
+from .store import MissingWeightsError, find, install_folder, record_verified, sha256_of
 
 Report = Callable[[str], None]
 TIMEOUT = httpx.Timeout(30.0, read=120.0)
@@ -153,7 +154,9 @@ class ResumingDownloader:
 
 
 def _from_hub(weights: Weights, report: Report) -> Path:
-    """A whole pipeline folder from the Hugging Face hub (each file checked against its sha256 there)."""
+    """A whole pipeline folder from the Hugging Face hub at its pinned revision; every file is then
+    checked against the digest the Hub gave for it and its sha256 recorded for every later use
+    (``snapshots``)."""
     assert weights.hub and weights.folder
     target = install_folder() / weights.folder
     report(f"{weights.name}: downloading {weights.hub} ({weights.size_hint or 'several GB'}) into {target}")
@@ -163,5 +166,9 @@ def _from_hub(weights: Weights, report: Report) -> Path:
         snapshot_download(weights.hub, revision=weights.revision, local_dir=target, allow_patterns=list(weights.patterns), ignore_patterns=["*.ckpt", "*non_ema*"])
     except Exception as exc:  # network, auth, disk: all reported the same way
         raise FetchError(f"{weights.name}: could not download {weights.hub} ({type(exc).__name__}: {exc})") from None
-    report(f"{weights.name}: installed in {target}")
+    try:
+        recorded = snapshots.record(weights, target)
+    except MissingWeightsError as exc:
+        raise FetchError(exc.message) from None
+    report(f"{weights.name}: installed in {target} ({len(recorded)} files, digests checked and recorded)")
     return target

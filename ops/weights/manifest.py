@@ -15,7 +15,7 @@ DEFAULT_MANIFEST = Path(__file__).resolve().parents[2] / "checkpoints" / "manife
 
 class WeightFile(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-    file: str = Field(pattern=r"^[A-Za-z0-9._-]+$")
+    file: str = Field(pattern=r"^[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$")  # in a hub snapshot: its path there
     sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
     md5: str | None = Field(None, pattern=r"^[0-9a-f]{32}$")  # where upstream publishes only an md5 (then size is required)
     size: int | None = None
