@@ -17,7 +17,6 @@ Usage: python bench/sharpen_denoise.py [--side 320] [--seed 0] [--only NAME] [--
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -29,43 +28,20 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 from ops.metrics import psnr  # the project root is on the path from here
 
 LEVELS = 8  # overshoot past the clean neighbourhood's range that counts as ringing (0-255 units)
 BAND = 3  # px each side of a strong edge where halos show
-HELD_OUT = {
-    "astronaut": ("skimage", "data", "astronaut.png"),
-    "coffee": ("skimage", "data", "coffee.png"),
-    "chelsea": ("skimage", "data", "chelsea.png"),
-    "china": ("sklearn", "datasets", "images", "china.jpg"),
-    "flower": ("sklearn", "datasets", "images", "flower.jpg"),
-    "lion": ("gradio", "media_assets", "images", "lion.jpg"),
-    "tower": ("gradio", "media_assets", "images", "tower.jpg"),
-}
-
-
-def package_file(package: str, *parts: str) -> Path | None:
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    path = Path(next(iter(spec.submodule_search_locations))).joinpath(*parts)
-    return path if path.is_file() else None
 
 
 def photos(side: int) -> Iterator[tuple[str, bool, np.ndarray]]:
-    """(name, tuned on, centre crop of ``side`` px as RGB uint8)."""
-    from PIL import Image
+    """(name, tuned on, centre crop of ``side`` px as RGB uint8) of the benches' shared photos."""
+    from photos import centre, photos as shared
 
-    sources = [(p.stem, True, p) for p in sorted((ROOT / "examples").glob("*.jpg"))]
-    sources += [(name, False, package_file(*where)) for name, where in HELD_OUT.items()]
-    for name, tuned, path in sources:
-        if path is None:
-            continue
-        image = np.asarray(Image.open(path).convert("RGB"))
-        h, w = image.shape[:2]
-        s = min(side, h, w)
-        yield name, tuned, image[(h - s) // 2 : (h - s) // 2 + s, (w - s) // 2 : (w - s) // 2 + s].copy()
+    for photo in shared(None):
+        yield photo.name, photo.group == "tuned on", centre(photo.rgb, side)
 
 
 def degradations(rng: np.random.Generator) -> dict[str, Callable[[np.ndarray], np.ndarray]]:
