@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ops.chain import StepRecord, StepRequest
+from service.layer import AccountResponse  # noqa: F401  (the account body is the service's, served as it is)
 
 JobStatus = Literal["queued", "processing", "completed", "failed"]
 
@@ -57,12 +58,3 @@ class JobResponse(BaseModel):
 class JobList(BaseModel):
     jobs: list[JobResponse]
     total: int
-
-
-class AccountResponse(BaseModel):
-    id: str
-    email: str
-    tier: str
-    credits: int
-    coins: int
-    limits: dict[str, Any]

@@ -40,8 +40,8 @@ from .terms import Caller, Finished, Price, Refusal, UiRunner
 GUEST_EMAIL = "web-guest@studio.invalid"  # scale-out mode: the account anonymous web-app runs are recorded under
 
 
-class AccountView(BaseModel):
-    """An account as the doors show it: the v1 API's account body, plus the UI's usage counts."""
+class AccountResponse(BaseModel):
+    """The v1 API's account body (server.schemas serves it)."""
 
     id: str
     email: str
@@ -49,6 +49,11 @@ class AccountView(BaseModel):
     credits: int
     coins: int
     limits: dict[str, Any]
+
+
+class AccountView(AccountResponse):
+    """An account as the doors show it: the API's body plus the UI's usage counts."""
+
     used: dict[str, int | None] = {}  # requests counted in the current minute and month
 
 

@@ -177,7 +177,9 @@ class FaithfulUpscaler(Engine):
     models = ("waifu2x-photo",)
 
     def run(self, picture: Picture, params: Params, ctx: RunContext) -> Picture:
+        from ..imageio.pixels import colour
         from ..models import use
+        from ..restore.jpeg import centre_crop
         from ..restore.noise import estimate_sigma
         from ..runtime.device import device
         from ..runtime.tiling import TileConfig
@@ -186,7 +188,7 @@ class FaithfulUpscaler(Engine):
         target = (picture.width * scale, picture.height * scale)
         check_dimensions(*target, what="the result would be")
         passes = plan_passes(picture.width, picture.height, scale, 2)
-        sigma = estimate_sigma(_centre(picture.pixels))
+        sigma = estimate_sigma(colour(centre_crop(picture.pixels)[0]))
         level = NOISY_LEVEL if sigma >= NOISY else 0
         ready = use("waifu2x-photo", ctx, pixels=sum(w * h for w, h in (p.input_size for p in passes)), level=level)
         ctx.detail(weights=f"{ready.weights} (noise level {level})", device=device().type, passes=len(passes), estimated_noise=round(sigma, 1))
@@ -196,14 +198,6 @@ class FaithfulUpscaler(Engine):
 
 NOISY = 6.0  # Immerkær sigma (0-255) from which the noise level runs: clean photos measure 2-5 (texture)
 NOISY_LEVEL = 3
-MEASURED_SIDE = 1024
-
-
-def _centre(pixels: np.ndarray) -> np.ndarray:
-    """The centre crop the noise is measured on: cheap on huge pictures."""
-    top, left = max(0, (pixels.shape[0] - MEASURED_SIDE) // 2), max(0, (pixels.shape[1] - MEASURED_SIDE) // 2)
-    crop = pixels[top : top + MEASURED_SIDE, left : left + MEASURED_SIDE, : 3 if pixels.shape[2] >= 3 else 1]
-    return np.repeat(crop, 3, axis=2) if crop.shape[2] == 1 else crop
 
 
 X4PLUS = "Real-ESRGAN x4plus (RRDBNet, 23 blocks): the strongest general photo model, about 36 MFLOP per input pixel"

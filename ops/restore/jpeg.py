@@ -97,12 +97,19 @@ def measure(luma: np.ndarray) -> Blocking:
                     round(_ratio(capped, local), 3), round(distinct, 3))  # fmt: skip
 
 
+def centre_crop(pixels: np.ndarray) -> tuple[np.ndarray, int, int]:
+    """(the centre crop a picture is measured on, at most MEASURED_SIDE square, its top, its left): a
+    view, so measuring a huge picture copies nothing (also the faithful upscaler's noise estimate)."""
+    top, left = _centre(*pixels.shape[:2])
+    return pixels[top : top + MEASURED_SIDE, left : left + MEASURED_SIDE], top, left
+
+
 def _centre_luma(pixels: np.ndarray) -> tuple[np.ndarray, int, int]:
     """(luminance of the centre crop ``measure`` reads, its top, its left): any dtype, grey or RGB."""
     from ..imageio.pixels import colour, luma
 
-    top, left = _centre(*pixels.shape[:2])
-    return luma(colour(pixels[top : top + MEASURED_SIDE, left : left + MEASURED_SIDE]).astype(np.float32)), top, left
+    crop, top, left = centre_crop(pixels)
+    return luma(colour(crop).astype(np.float32)), top, left
 
 
 def measure_pixels(pixels: np.ndarray) -> Blocking:
