@@ -12,13 +12,14 @@ import threading
 import uvicorn
 from fastapi import FastAPI
 
-from ops.settings import Settings, get_settings
+from ops.settings import Settings
 from server.app import create_app
 
 
-def create(settings: Settings | None = None, with_ui: bool = True) -> FastAPI:
+def create(settings: Settings, with_ui: bool = True) -> FastAPI:
     """The one server: the REST APIs, and the web app mounted at ``/`` unless ``with_ui`` is False
-    (an API-only process of the scale-out mode). The tests build theirs here too."""
+    (an API-only process of the scale-out mode). ``settings`` govern the process from here on (the
+    tests build theirs here too)."""
     if not with_ui:
         return create_app(settings)
     from webui.mount import mount  # Gradio is imported only by a process that serves the web app
@@ -45,7 +46,7 @@ def fetch_weights_in_background() -> None:
 
 
 def main() -> None:
-    settings = get_settings()
+    settings = Settings()
     if settings.on_space:
         fetch_weights_in_background()
     host, port = settings.bind_host, settings.port

@@ -74,16 +74,15 @@ def candidates() -> None:
     import openvino as ov
 
     import ops.engines  # noqa: F401  (registers the engines)
+    from ops.host import configured
     from ops.models.loaders.sessions import rembg_session
     from ops.runtime.backends.verdicts import cpu_flags, read
-    from ops.settings import get_settings
     from ops.weights import entry, require
 
     path = next(iter(require(entry("u2netp")).values()))
     with tempfile.TemporaryDirectory() as data:
-        os.environ.update(STUDIO_DATA_DIR=data, STUDIO_SEGMENTER_BACKEND="auto")
-        get_settings.cache_clear()
-        session = rembg_session("u2netp", path)
+        with configured(data_dir=Path(data), segmenter_backend="auto"):
+            session = rembg_session("u2netp", path)
         verdict = next(iter(read(Path(data) / "compiled").values()))
     flops = conv_flops(ov.Core().read_model(path), verdict["shape"])
     flags = cpu_flags()
@@ -137,7 +136,7 @@ def matte_quality(folder: Path | None) -> None:
 
     session = ENGINES["u2netp"].session()
     photos = sorted((ROOT / "examples").glob("*.jpg")) + (sorted(p for p in folder.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png")) if folder else [])
-    print(f"\nu2netp matte faults, raw -> tidied: specks, pinholes, half-transparent interior; IoU raw vs tidied")
+    print("\nu2netp matte faults, raw -> tidied: specks, pinholes, half-transparent interior; IoU raw vs tidied")
     for path in photos:
         rgb = np.asarray(Image.open(path).convert("RGB"))
         raw = np.asarray(session.predict(Image.fromarray(_preview(rgb, 320)))[0], np.float32) / 255.0

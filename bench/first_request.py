@@ -34,14 +34,17 @@ def crop(name: str, size: int):  # noqa: ANN201
 def child(scenario: str, size: int) -> dict[str, object]:
     started = time.perf_counter()
     from ops import chain
+    from ops.host import configure
     from ops.imageio import Picture
-    from ops.settings import get_settings
+    from ops.settings import Settings
 
+    settings = Settings()  # this script is a door: its environment's settings, read once
+    configure(settings)
     warm_seconds = 0.0
     if scenario == "warm":
         from service.warmup import warm_up
 
-        warm_up(get_settings())
+        warm_up(settings)
         warm_seconds = time.perf_counter() - started
     steps = chain.plan([{"type": "enhance", "params": {"scale": 4}, "engine": "realesrgan-x4plus"}])
     seconds, backend = [], ""

@@ -126,8 +126,8 @@ def off(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def main() -> None:
     from ops import chain
-    from ops.models import model
     from ops.imageio import Picture
+    from ops.models import model
     from ops.restore.damage import restore
     from ops.restore.noise import estimate_sigma
     from ops.runtime.apply import apply_network

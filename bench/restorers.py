@@ -85,12 +85,12 @@ def main() -> None:
     args = parser.parse_args()
 
     import torch
+    from trials import print_trials
 
     from ops.runtime import loader  # noqa: F401  (spandrel with the torchvision operators it needs)
     from ops.runtime.backends.selection import calibrate, weights_digest
     from ops.runtime.backends.verdicts import cpu_flags
     from ops.runtime.loader import measure_flops
-    from trials import print_trials
 
     print(f"CPU flags: {cpu_flags()}; {torch.get_num_threads()} threads")
     for name in args.only.split(","):

@@ -38,7 +38,8 @@ BAND = 3  # px each side of a strong edge where halos show
 
 def photos(side: int) -> Iterator[tuple[str, bool, np.ndarray]]:
     """(name, tuned on, centre crop of ``side`` px as RGB uint8) of the benches' shared photos."""
-    from photos import centre, photos as shared
+    from photos import centre
+    from photos import photos as shared
 
     for photo in shared(None):
         yield photo.name, photo.group == "tuned on", centre(photo.rgb, side)

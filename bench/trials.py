@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 
-def print_trials(choice, flops: float, bar: float = 50.0) -> None:  # noqa: ANN001  (ops.runtime.backends.selection.Choice)
+def print_trials(choice, flops: float, bar: float = 50.0) -> None:  # noqa: ANN001  (ops.runtime.backends.selection.BackendChoice)
     """Each candidate with its time, GFLOP/s, speed-up and PSNR against plain fp32 PyTorch, then
     the one chosen by default and with the int8 speed mode, and why from the CPU flags."""
     from ops.runtime.backends.base import BACKENDS

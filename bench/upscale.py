@@ -157,13 +157,14 @@ def backends() -> None:
     """Every CPU backend on the calibration tile, measured fresh (the product caches this verdict)."""
     import tempfile
 
+    from trials import print_trials
+
     import ops.engines  # noqa: F401  (registers the engines)
+    from ops.models import model
     from ops.runtime.backends.base import IMAGE
     from ops.runtime.backends.openvino_cpu import SHAPE_STEP
     from ops.runtime.backends.selection import CALIBRATION_SIDE, calibrate, weights_digest
     from ops.runtime.backends.verdicts import cpu_flags
-    from ops.models import model
-    from trials import print_trials
 
     network = model("realesrgan-x4plus").net
     flags = cpu_flags()
@@ -181,10 +182,9 @@ def backends() -> None:
 
 def static_vs_dynamic(module, cache: Path, digest: str) -> float:  # noqa: ANN001
     from ops.runtime.backends.base import BACKENDS, IMAGE
+    from ops.runtime.backends.openvino_cpu import AnyShape
     from ops.runtime.backends.selection import calibration_tile
     from ops.runtime.throughput import best_time
-
-    from ops.runtime.backends.openvino_cpu import AnyShape
 
     shaped = BACKENDS["openvino-bf16"].build(module, IMAGE, cache, digest).run
     tile = calibration_tile()

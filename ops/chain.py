@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import logging
 import time
-from contextlib import nullcontext
 from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -17,13 +17,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .engines import Engine, RunContext, choose
 from .engines.base import ProgressFn, Resolver
-from .runtime.manager import DEVICE_SLOT
 from .errors import ParamValidationError, ProcessingError, StudioError, UnknownOperationError, Violation
 from .imageio import Picture
 from .operation import Operation
 from .params import Params, violations_from
 from .registry import get_model, get_operation
-from .settings import get_settings
+from .run_config import RunConfig
+from .runtime.manager import DEVICE_SLOT
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +64,12 @@ class PlannedStep:
     params: Params
     engine: Engine
     notes: tuple[str, ...] = ()
-    int8: bool = False  # the opt-in speed mode, asked for by the step or the settings
     preferred: str | None = None  # the better engine that could not run here (its reason is in ``notes``)
+    run: RunConfig = RunConfig()  # how its networks run: the door's configuration, the step's own speed over it
+
+    @property
+    def int8(self) -> bool:
+        return self.run.int8
 
     @property
     def credits(self) -> int:
@@ -97,8 +101,9 @@ class ChainResult:
         return [w for s in self.steps for w in s.warnings]
 
 
-def plan(steps: Sequence[Mapping[str, Any] | StepRequest], location: str = "operations") -> list[PlannedStep]:
-    """Validate a whole job; raise one ParamValidationError naming every bad step and field."""
+def plan(steps: Sequence[Mapping[str, Any] | StepRequest], location: str = "operations", run: RunConfig = RunConfig()) -> list[PlannedStep]:
+    """Validate a whole job; raise one ParamValidationError naming every bad step and field. ``run``:
+    how its networks run (the door's settings; a step's ``speed`` overrides the int8 mode)."""
     if not steps:
         raise ParamValidationError([Violation(location, "at least one operation is required")])
     violations: list[Violation] = []
@@ -124,21 +129,20 @@ def plan(steps: Sequence[Mapping[str, Any] | StepRequest], location: str = "oper
     planned = []
     for operation, params, request, where in validated:
         choice = choose(operation, request.engine, location=f"{where}.engine", fallback=request.fallback)
-        int8 = request.speed == "int8" if request.speed else get_settings().int8
-        planned.append(PlannedStep(operation, params, choice.engine, choice.warnings, int8, choice.preferred))
+        planned.append(PlannedStep(operation, params, choice.engine, choice.warnings, choice.preferred, run.with_speed(request.speed)))
     return planned
 
 
-def plan_one(operation: str, params: Mapping[str, Any], engine: str = "auto") -> list[PlannedStep]:
+def plan_one(operation: str, params: Mapping[str, Any], engine: str = "auto", run: RunConfig = RunConfig()) -> list[PlannedStep]:
     """A one-step job, with error locations relative to its own parameters (for the UI)."""
     op = get_operation(operation)
     validated = op.validate(params)
     choice = choose(op, engine)
-    return [PlannedStep(op, validated, choice.engine, choice.warnings, get_settings().int8, choice.preferred)]  # the server's speed mode, as in plan
+    return [PlannedStep(op, validated, choice.engine, choice.warnings, choice.preferred, run)]
 
 
-def plan_model(model_name: str) -> list[PlannedStep]:
-    return plan(get_model(model_name).steps, location=f"model {model_name}")
+def plan_model(model_name: str, run: RunConfig = RunConfig()) -> list[PlannedStep]:
+    return plan(get_model(model_name).steps, location=f"model {model_name}", run=run)
 
 
 def model_status(model_name: str) -> str:
@@ -161,7 +165,7 @@ def run(
 ) -> ChainResult:
     records = []
     for index, step in enumerate(steps):
-        ctx = RunContext(_scaled(progress, index, len(steps), step.operation.name), resolve, hints, step.operation.enlargement(step.params), step.int8)
+        ctx = RunContext(_scaled(progress, index, len(steps), step.operation.name), resolve, hints, step.operation.enlargement(step.params), step.run)
         for note in (picture.notes if index == 0 else ()) + step.notes:
             ctx.warn(note)
         started = time.perf_counter()

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from .errors import BusyError
-from .settings import get_settings
+from .host import host
 
 #: bytes per decoded pixel a decode may hold at its peak (file, RGBA/16-bit buffers, conversions)
 DECODE_BYTES_PER_PIXEL = 24
@@ -69,7 +69,7 @@ class MemoryBudget:
                 self._mine.depth -= 1
             return
         wanted = min(max(0, int(nbytes)), self.total)  # one job larger than the budget still runs, alone
-        deadline = time.monotonic() + (get_settings().memory_wait_seconds if wait is None else wait)
+        deadline = time.monotonic() + (host().memory_wait_seconds if wait is None else wait)
         with self._changed:
             while self.reserved + wanted > self.total:
                 left = deadline - time.monotonic()
@@ -100,7 +100,7 @@ _LOCK = threading.Lock()
 def budget() -> MemoryBudget:
     global _BUDGET
     with _LOCK:
-        configured = get_settings().memory_budget_bytes or default_budget()
+        configured = host().memory_budget_bytes or default_budget()
         if _BUDGET is None or (_BUDGET.total != configured and _BUDGET.reserved == 0):
             _BUDGET = MemoryBudget(configured)
         return _BUDGET

@@ -1,12 +1,13 @@
 """Every setting of the studio, from ``STUDIO_*`` environment variables: one object for the
-image core, the model runtime, the REST service and the web app. Nothing else reads the
-environment; the README's settings table is generated from this class (a test keeps it true).
+image core, the model runtime, the REST service and the web app. Only the doors that start a
+process build it (the CLI, the server and its commands, a job worker, ``app.py``; a test checks
+that): they pass it on, and hand its process-wide part to ``ops.host`` and each job's part to
+``ops.run_config``. The README's settings table is generated from this class (a test keeps it true).
 """
 
 from __future__ import annotations
 
 import ipaddress
-from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -156,11 +157,6 @@ class Settings(BaseSettings):
     @property
     def operator_emails(self) -> set[str]:
         return {email.strip().lower() for email in self.operators.split(",") if email.strip()}
-
-
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    return Settings()
 
 
 def markdown_table() -> str:

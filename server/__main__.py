@@ -8,8 +8,7 @@ import sys
 
 from sqlalchemy import select
 
-from ops.settings import get_settings
-
+from ops.settings import Settings
 from service.accounts import TIERS, AccountError, check_balance, create_key, create_user, revoke_key, set_password
 from service.db import ApiKey, Database, User
 
@@ -40,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     revoke.add_argument("email")
     revoke.add_argument("key_id")
     args = parser.parse_args(argv)
-    settings = get_settings()
+    settings = Settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.db_url)
     try:

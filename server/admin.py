@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import hmac
-from typing import Any
-
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request, Security
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field

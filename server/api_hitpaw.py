@@ -19,7 +19,6 @@ from ops.errors import EngineUnavailableError, StudioError
 from ops.imageio.writer import FORMAT_ALIASES
 from ops.presets import ALIASES
 from ops.registry import MODELS, get_model
-
 from service import safefetch
 from service.db import Job
 from service.studio import Studio

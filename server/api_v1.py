@@ -15,8 +15,7 @@ from ops.chain import StepRecord
 from ops.errors import BusyError, StudioError
 from ops.imageio import decode
 from ops.imageio.writer import FORMAT_ALIASES
-from ops.settings import get_settings
-
+from ops.run_config import RunConfig
 from service.db import Job, iso
 from service.storage import NotFound, content_type, media
 from service.studio import Studio
@@ -62,7 +61,7 @@ def accept_image(app: Studio, caller: Caller, data: bytes, filename: str) -> Upl
 @router.post("/upload/api", response_model=UploadResponse, summary="Upload an image to get a storage key")
 async def upload(request: Request, file: UploadFile = File(...), app: Studio = Depends(studio)) -> UploadResponse:
     caller = current_caller(request)
-    limit = get_settings().max_bytes
+    limit = app.settings.max_bytes
     data = await file.read(limit + 1)
     if len(data) > limit:
         raise ApiError(413, "file_too_large", f"the file is over the limit of {limit:,} bytes")
@@ -74,7 +73,7 @@ async def upload(request: Request, file: UploadFile = File(...), app: Studio = D
 def create_job(body: JobCreate, request: Request, app: Studio = Depends(studio)) -> JobResponse:
     caller = current_caller(request)
     try:
-        planned = chain.plan([step.model_dump() for step in body.operations])
+        planned = chain.plan([step.model_dump() for step in body.operations], run=RunConfig.of(app.settings))
     except StudioError as exc:
         raise studio_error(exc) from None
     try:

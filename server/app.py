@@ -18,7 +18,8 @@ from starlette.exceptions import HTTPException
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from ops.errors import StudioError
-from ops.settings import Settings, get_settings
+from ops.host import configure
+from ops.settings import Settings
 from service import diskfull
 from service.studio import Studio
 from service.terms import Refusal
@@ -40,9 +41,10 @@ response carries `X-RateLimit-*` headers."""
 UiDoor = Callable[[FastAPI, Studio, Settings, bool], FastAPI]
 
 
-def create_app(settings: Settings | None = None, ui: UiDoor | None = None) -> FastAPI:
-    """The REST server; with ``ui``, that door mounted inside the same edges (``app.create`` adds the web app)."""
-    settings = settings or get_settings()
+def create_app(settings: Settings, ui: UiDoor | None = None) -> FastAPI:
+    """The REST server; with ``ui``, that door mounted inside the same edges (``app.create`` adds the web app).
+    ``settings`` govern the process from here: its image limits, files and networks (``ops.host``)."""
+    configure(settings)
     login = ui is not None and ui_login_enabled(settings)
     studio = Studio.create(settings, ui_login=login)
 
@@ -62,7 +64,7 @@ def create_app(settings: Settings | None = None, ui: UiDoor | None = None) -> Fa
     edges.install_docs(app)  # /docs from the app's own files (no CDN); no /redoc
     _error_handlers(app)
     app.add_middleware(LoginThrottle)
-    app.add_middleware(BodyLimit, limits=lambda: (get_settings().max_bytes, settings.max_body_bytes))
+    app.add_middleware(BodyLimit, uploads=settings.max_bytes, other=settings.max_body_bytes)
     if ui is not None:
         app = ui(app, studio, settings, login)
     edges.install(app, settings)  # around all of it: security headers, CORS, Secure cookies

@@ -8,8 +8,6 @@ a chunked body is cut off when it passes it); each app's error handlers word the
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from starlette.datastructures import Headers
 from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -22,12 +20,11 @@ FORM_OVERHEAD = 1 << 20
 
 
 class BodyLimit:
-    def __init__(self, app: ASGIApp, limits: Callable[[], tuple[int, int]]) -> None:
-        self.app, self.limits = app, limits  # limits() -> (uploads, other bodies), read per request
+    def __init__(self, app: ASGIApp, uploads: int, other: int) -> None:
+        self.app, self.uploads, self.other = app, uploads, other  # the largest file upload; any other body
 
     def limit_for(self, path: str) -> int:
-        uploads, other = self.limits()
-        return uploads + FORM_OVERHEAD if path.startswith(UPLOAD_PATHS) else other
+        return self.uploads + FORM_OVERHEAD if path.startswith(UPLOAD_PATHS) else self.other
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -14,8 +14,8 @@ import signal
 import sys
 import threading
 
-from ops.settings import get_settings
-
+from ops.host import configure
+from ops.settings import Settings
 from service.db import Database
 from service.jobs import JobService
 from service.storage import Storage
@@ -29,7 +29,8 @@ def main(argv: list[str] | None = None) -> int:
                         "repeat to serve both (default: model)")  # fmt: skip
     parser.add_argument("--threads", type=int, default=4, help="jobs at once on the free queue (the model queue always runs one)")
     args = parser.parse_args(argv)
-    settings = get_settings()
+    settings = Settings()
+    configure(settings)
     if not settings.redis_url:
         print("error: STUDIO_REDIS_URL is not set: the embedded server runs its jobs itself", file=sys.stderr)
         return 2

@@ -16,7 +16,7 @@ from ops.errors import ImageTooLargeError, StudioError
 from ops.imageio import probe
 from ops.imageio.limits import check_dimensions
 from ops.pipeline import enlargement
-from ops.settings import Settings, get_settings
+from ops.settings import Settings
 
 from . import safefetch
 from .db import Database, Job
@@ -55,7 +55,7 @@ class InputFetcher:
                 return
             user_id, url, steps = job.user_id, job.source_url or "", job.operations
         try:
-            data, _ = safefetch.fetch(url, get_settings().max_bytes, self.settings.fetch_timeout, self.settings.ssrf_allowed)
+            data, _ = safefetch.fetch(url, self.settings.max_bytes, self.settings.fetch_timeout, self.settings.ssrf_allowed)
             width, height, kind = probe(data)
             factor = enlargement(chain.plan(steps))
             try:

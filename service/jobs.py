@@ -20,6 +20,7 @@ from sqlalchemy import select, update
 from ops import chain
 from ops.errors import InputError, StudioError
 from ops.pipeline import OutputOptions, process
+from ops.run_config import RunConfig
 from ops.settings import Settings
 
 from .db import Database, Job
@@ -133,7 +134,7 @@ class JobService:
         with self.leases.holding(job_id):
             try:
                 data = self.storage.read(job.input_key, job.user_id)
-                planned = chain.plan(job.operations)
+                planned = chain.plan(job.operations, run=RunConfig.of(self.settings))
                 hints = decode_hints(self.storage, job)
                 done = process(data, planned, OutputOptions(**job.output_options), self._progress(job_id), self._resolver(job.user_id), hints, memory_wait=3600)
                 key = self.storage.new_key("outputs", job.user_id, done.encoded.extension, stem=job_id.replace("-", ""))

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from limits import RateLimitItem, parse_many
 from pydantic import BaseModel
 from sqlalchemy import select

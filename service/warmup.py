@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from ops.run_config import RunConfig
 from ops.settings import Settings
 
 
@@ -22,6 +23,6 @@ def warm_up(settings: Settings) -> None:
     for name in filter(None, (n.strip() for n in settings.warm_networks.split(","))):
         try:
             if name in ENGINES:
-                ENGINES[name].warm()
+                ENGINES[name].warm(RunConfig.of(settings))
         except Exception:  # the job that needs it reports the problem with its own message
             logging.getLogger(__name__).exception("warming %s failed", name)

@@ -1,15 +1,17 @@
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from ops.host import Host, configure, host
 from ops.runtime.torchvision_compat import install as _install_torchvision_compat
-from ops.settings import get_settings
+from ops.settings import Settings
 
 _install_torchvision_compat()  # tests import diffusers/transformers/spandrel directly too
 # Tests build many small networks in fresh data folders: choosing a CPU backend by measurement
@@ -20,41 +22,23 @@ os.environ.setdefault("STUDIO_WARM_NETWORKS", "")
 os.environ.setdefault("STUDIO_SEGMENTER_BACKEND", "onnxruntime")
 
 ROOT = Path(__file__).resolve().parent.parent
+SetHost = Callable[..., Host]  # the ``set_host`` fixture
 EXAMPLES = ROOT / "examples"
 
 
 @pytest.fixture(autouse=True)
-def _fresh_settings() -> Iterator[None]:
-    """Settings are read once per process; each test starts from the environment as it is."""
-    get_settings.cache_clear()
+def _test_host() -> Iterator[None]:
+    """Each test starts on the host the test settings describe (the environment above, built into a
+    Settings object as a door would) and leaves it so, whatever the test configured."""
+    configure(Settings())
     yield
-    get_settings.cache_clear()
+    configure(Settings())
 
 
 @pytest.fixture
-def monkeypatch(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    """pytest's monkeypatch, with settings re-read whenever a test changes an environment variable."""
-    setenv, delenv = monkeypatch.setenv, monkeypatch.delenv
-
-    def set_and_reload(name: str, value: str, prepend: str | None = None) -> None:
-        setenv(name, value, prepend)
-        get_settings.cache_clear()
-
-    def del_and_reload(name: str, raising: bool = True) -> None:
-        delenv(name, raising)
-        get_settings.cache_clear()
-
-    monkeypatch.setenv, monkeypatch.delenv = set_and_reload, del_and_reload  # type: ignore[method-assign]
-    return monkeypatch
-
-
-@pytest.fixture
-def limits(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
-    """Set STUDIO_* variables for one test: ``limits.setenv("STUDIO_MAX_PIXELS", "100")``."""
-    get_settings.cache_clear()
-    yield monkeypatch
-    monkeypatch.undo()
-    get_settings.cache_clear()
+def set_host() -> SetHost:
+    """``set_host(max_pixels=100)``: this process's host with those changes, for the rest of the test."""
+    return lambda **changes: configure(dataclasses.replace(host(), **changes))
 
 
 def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
@@ -75,7 +59,7 @@ def uninstalled(monkeypatch: pytest.MonkeyPatch, engine: str, weights: str | Non
 
 
 @pytest.fixture
-def random_weights(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):  # noqa: ANN201
+def random_weights(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, set_host: SetHost):  # noqa: ANN201
     """``random_weights(name, state)``: install ``state`` as the manifest entry ``name``'s file, with
     its real sha256, so engines load it through the same code as the real file. ``state``: a (random)
     state dict or any object ``torch.save`` writes, or the file's bytes (an ONNX model...). The one
@@ -89,7 +73,7 @@ def random_weights(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):  # noqa: AN
 
     entries = dict(manifest.load())
     monkeypatch.setattr(manifest, "load", lambda path=None: entries)
-    monkeypatch.setenv("STUDIO_CHECKPOINTS", str(tmp_path))
+    set_host(checkpoints=tmp_path)
     NETWORKS.unload()
 
     def install(name: str, state: object) -> Path:

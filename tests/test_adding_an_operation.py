@@ -1,6 +1,6 @@
 """The README's "Adding an operation", followed word for word in a copy of the repository: the
 operation shows up in the CLI, the Gradio API and REST validation, touching only a declaration,
-an engine and the manifest."""
+a model (its loader and ``ModelSpec``), an engine and the manifest."""
 
 from __future__ import annotations
 
@@ -39,10 +39,15 @@ def copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (target / "checkpoints").mkdir()
     shutil.copy(ROOT / "checkpoints" / "manifest.toml", target / "checkpoints")
     blocks = readme_blocks()
-    assert [path for path, _ in blocks] == ["ops/operations/sepia.py", "ops/engines/sepia.py", "checkpoints/manifest.toml", "checkpoints/sepia.json"]
+    assert [path for path, _ in blocks] == [
+        "ops/operations/sepia.py", "ops/models/loaders/matrices.py", "ops/models/declarations.py", "ops/engines/sepia.py",
+        "checkpoints/manifest.toml", "checkpoints/sepia.json",
+    ]
+    engine = dict(blocks)["ops/engines/sepia.py"]
+    assert 'use("sepia-matrix", ctx)' in engine and not re.search(r"\b(network|require)\(", engine)  # the registry loads it
     for path, body in blocks:
         file = target / path
-        with file.open("a" if file.exists() else "w") as handle:  # the manifest entry is appended
+        with file.open("a" if file.exists() else "w") as handle:  # the model declaration and the manifest entry are appended
             handle.write(("\n" if file.exists() and file.stat().st_size else "") + body)
     return target
 

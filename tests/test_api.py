@@ -13,9 +13,9 @@ import requests
 from PIL import Image
 from sqlalchemy import create_engine, text
 
+from service.storage import NotFound, Storage
 from tests.conftest import EXAMPLES
 from tests.corpus import BAD
-from service.storage import NotFound, Storage
 from tests.server_harness import LiveServer, bearer, start
 from tests.server_harness import image_host as serve
 

@@ -6,21 +6,21 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import gradio_client
 import numpy as np
 import pytest
+from gradio_client import handle_file
 from PIL import Image
 
 from tests.conftest import EXAMPLES
 from tests.server_harness import start
 
-import gradio_client
-from gradio_client import handle_file
-
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[gradio_client.Client]:
-    """The app as ``python app.py`` serves it (mounted, behind the file door), login off."""
-    server = start(tmp_path_factory.mktemp("app"), with_ui=True, ui_login="off", ui_allowance="1000/minute")
+    """The app as ``python app.py`` serves it (mounted, behind the file door), login off; tiles of 72
+    px, so a small picture is upscaled in several (its settings reach every job it runs)."""
+    server = start(tmp_path_factory.mktemp("app"), with_ui=True, ui_login="off", ui_allowance="1000/minute", tile=72)
     try:
         yield gradio_client.Client(f"{server.url}/", verbose=False)
     finally:
@@ -201,8 +201,8 @@ def test_the_percentage_crop_takes_the_form_its_hint_shows(client: gradio_client
 def test_building_the_app_prints_no_gradio_warnings(tmp_path: Path) -> None:
     import warnings
 
-    from ops.settings import Settings
     from app import create as create_app
+    from ops.settings import Settings
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -226,8 +226,7 @@ def test_labels_are_words_not_parameter_names(tmp_path: Path) -> None:
     assert "Background image" in labels and "Upscale photo" in [c.get("props", {}).get("label") for c in demo.config["components"]]
 
 
-def test_per_tile_progress_reaches_the_client(client: gradio_client.Client, small: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("STUDIO_TILE", "72")  # the server runs in this process: several tiles for a small picture
+def test_per_tile_progress_reaches_the_client(client: gradio_client.Client, small: str) -> None:
     picture = Path(small).with_name("tiles.png")
     Image.open(EXAMPLES / "cat.jpg").crop((100, 60, 260, 180)).save(picture)
     job = client.submit(handle_file(str(picture)), "2", "png", api_name="/enhance")

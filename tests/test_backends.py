@@ -10,10 +10,10 @@ import pytest
 import torch
 from spandrel.architectures.Compact.__arch.SRVGG import SRVGGNetCompact
 
-from ops.runtime.backends.base import BACKENDS, IMAGE, Backend, Compiled
-from ops.runtime.backends.selection import choose
 from ops.runtime.backends import selection as choosing
-from ops.runtime.backends.base import register
+from ops.runtime.backends.base import BACKENDS, IMAGE, Backend, Compiled, register
+from ops.runtime.backends.selection import choose
+from tests.conftest import SetHost
 
 
 def tiny_upscaler() -> torch.nn.Module:
@@ -71,7 +71,7 @@ def test_a_backend_can_be_asked_for_by_name(tmp_path: Path) -> None:
     assert choice.backend == "torch-bf16" and not (tmp_path / "backends.json").exists()
 
 
-def test_an_enhance_job_runs_on_the_backend_chosen_here_and_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_enhance_job_runs_on_the_backend_chosen_here_and_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, set_host: SetHost) -> None:
     from PIL import Image
 
     from ops import chain
@@ -81,10 +81,10 @@ def test_an_enhance_job_runs_on_the_backend_chosen_here_and_says_so(tmp_path: Pa
 
     picture = Picture(np.asarray(Image.open(EXAMPLES / "cat.jpg").convert("RGB").crop((100, 60, 164, 108))).copy())
     steps = chain.plan([{"type": "enhance", "engine": "realesr-animevideov3", "params": {"scale": 4}}])
-    monkeypatch.setenv("STUDIO_DATA_DIR", str(tmp_path))
+    set_host(data_dir=tmp_path)
     results = {}
     for backend in ("torch-fp32", "auto"):
-        monkeypatch.setenv("STUDIO_BACKEND", backend)
+        set_host(backend=backend)
         NETWORKS.unload()
         results[backend] = chain.run(picture, steps)
     NETWORKS.unload()
@@ -118,7 +118,8 @@ def test_each_shape_is_compiled_once_and_kept_on_disk(tmp_path: Path) -> None:
 
 
 def test_tiles_for_static_shapes_come_in_few_shapes_at_little_extra_cost() -> None:
-    from hypothesis import given, settings, strategies as st
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
 
     from ops.runtime.tiling import TileConfig, plan_axis, plan_tiles
 
@@ -172,7 +173,7 @@ def test_int8_is_measured_only_when_asked_for_and_held_to_its_own_bar(tmp_path: 
 
 
 @pytest.mark.parametrize("int8_wins", [True, False], ids=["int8-runs", "int8-refused"])
-def test_a_job_step_can_opt_into_int8_and_the_result_says_what_ran(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, int8_wins: bool) -> None:
+def test_a_job_step_can_opt_into_int8_and_the_result_says_what_ran(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, int8_wins: bool, set_host: SetHost) -> None:
     from PIL import Image
 
     from ops import chain
@@ -180,8 +181,7 @@ def test_a_job_step_can_opt_into_int8_and_the_result_says_what_ran(tmp_path: Pat
     from ops.runtime.manager import NETWORKS
     from tests.conftest import EXAMPLES
 
-    monkeypatch.setenv("STUDIO_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("STUDIO_BACKEND", "auto")
+    set_host(data_dir=tmp_path, backend="auto")
     # the test decides the outcome: int8 clears its bar and times fastest, or falls below an impossible bar
     monkeypatch.setattr(choosing, "OPT_IN_MIN_PSNR", 0.0 if int8_wins else 1000.0)
     int8_class = type(BACKENDS["openvino-int8"])
@@ -219,7 +219,7 @@ def test_a_job_step_can_opt_into_int8_and_the_result_says_what_ran(tmp_path: Pat
     assert not exact[0].int8
 
 
-def test_a_segmenter_runs_on_the_fastest_runtime_whose_masks_match_onnxruntime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_segmenter_runs_on_the_fastest_runtime_whose_masks_match_onnxruntime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, set_host: SetHost) -> None:
     from PIL import Image
 
     from ops.models.loaders.sessions import rembg_session
@@ -228,8 +228,7 @@ def test_a_segmenter_runs_on_the_fastest_runtime_whose_masks_match_onnxruntime(t
     from tests.conftest import EXAMPLES
 
     path = next(iter(require(entry("u2netp")).values()))
-    monkeypatch.setenv("STUDIO_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("STUDIO_SEGMENTER_BACKEND", "auto")
+    set_host(data_dir=tmp_path, segmenter_backend="auto")
     session = rembg_session("u2netp", path)
     verdict = json.loads((tmp_path / "compiled" / "backends.json").read_text())
     trials = {t["backend"]: t for t in next(iter(verdict.values()))["trials"]}
@@ -240,12 +239,12 @@ def test_a_segmenter_runs_on_the_fastest_runtime_whose_masks_match_onnxruntime(t
     for t in trials.values():
         if t["quality"] is not None:  # mask IoU to onnxruntime
             assert (t["verdict"] == "passed") == (t["quality"] >= 0.99)
-    monkeypatch.setenv("STUDIO_SEGMENTER_BACKEND", "onnxruntime")
+    set_host(segmenter_backend="onnxruntime")
     plain = rembg_session("u2netp", path)
     photo = Image.open(EXAMPLES / "cup.jpg").convert("RGB")
     ours, theirs = (np.asarray(s.predict(photo)[0]) >= 128 for s in (session, plain))
     assert onnx_sessions.iou(ours, theirs) >= 0.99
-    monkeypatch.setenv("STUDIO_SEGMENTER_BACKEND", "auto")
+    set_host(segmenter_backend="auto")
     monkeypatch.setattr(onnx_sessions, "_calibrate", lambda *a, **k: pytest.fail("measured again"))
     assert rembg_session("u2netp", path).backend == session.backend, "the verdict is read back"
 

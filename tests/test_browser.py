@@ -17,11 +17,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from playwright import sync_api as playwright  # pinned in requirements-test.txt: a broken install fails loudly
 
 from tests.conftest import EXAMPLES
 from tests.server_harness import LiveServer, start
-
-from playwright import sync_api as playwright  # pinned in requirements-test.txt: a broken install fails loudly
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 if not Path(CHROMIUM).exists():
@@ -32,7 +31,7 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    server = start(tmp_path_factory.mktemp("ui"), with_ui=True)
+    server = start(tmp_path_factory.mktemp("ui"), with_ui=True, tile=32)  # several tiles for a small picture
     yield server
     server.stop()
 
@@ -115,8 +114,7 @@ def test_a_clicked_object_is_painted_where_it_is_in_the_mask_editor(page, tmp_pa
     assert overlap > 0.85, f"the mask is drawn away from the object (IoU {overlap:.2f})"
 
 
-def test_upscaling_shows_per_tile_progress(page, monkeypatch, tmp_path: Path) -> None:  # noqa: ANN001
-    monkeypatch.setenv("STUDIO_TILE", "32")
+def test_upscaling_shows_per_tile_progress(page, tmp_path: Path) -> None:  # noqa: ANN001
     small = tmp_path / "small.png"
     Image.open(EXAMPLES / "cat.jpg").crop((100, 60, 228, 156)).save(small)  # 128x96: several tiles of 32
     open_tab(page, "Enhance", "Upscale photo")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import os
 import time
+from collections.abc import Iterator
 from contextlib import redirect_stdout
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from spandrel.architectures.Compact.__arch.SRVGG import SRVGGNetCompact
 from ops.runtime.backends import disk
 from ops.runtime.backends.base import BACKENDS, IMAGE
 from ops.runtime.manager import NETWORKS, building
+from tests.conftest import SetHost
 
 MB = 1 << 20
 
@@ -78,12 +80,12 @@ def test_entries_in_use_survive_a_trim(tmp_path: Path, monkeypatch: pytest.Monke
     assert names(cache) == [], "let go: trimmed like the others"
 
 
-def test_compiled_shapes_are_entries_of_their_own_and_the_cache_keeps_its_bound(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_compiled_shapes_are_entries_of_their_own_and_the_cache_keeps_its_bound(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, set_host: SetHost) -> None:
     from ops.runtime.backends import openvino_cpu
 
     monkeypatch.setattr(openvino_cpu, "KEEP_SHAPES", 1)
     monkeypatch.setattr(disk, "RECENT_SECONDS", -1.0)  # no grace: only what this process holds is kept
-    monkeypatch.setenv("STUDIO_COMPILED_CACHE_BYTES", "0")
+    set_host(compiled_cache_bytes=0)
     call = BACKENDS["openvino-f32"].build(tiny_upscaler(), IMAGE, tmp_path, "tiny")
     for side in (32, 48, 64):
         call(torch.rand(1, 3, side, side))
@@ -93,15 +95,14 @@ def test_compiled_shapes_are_entries_of_their_own_and_the_cache_keeps_its_bound(
 
 
 @pytest.fixture
-def fresh_manager(monkeypatch: pytest.MonkeyPatch):
+def fresh_manager() -> Iterator[None]:
     NETWORKS.unload()
-    yield monkeypatch
+    yield
     NETWORKS.unload()
 
 
-def test_the_manager_frees_the_least_recently_used_parts_over_its_budget(fresh_manager: pytest.MonkeyPatch) -> None:
-    fresh_manager.setenv("STUDIO_MAX_NETWORK_BYTES", str(10 * MB))
-    fresh_manager.setenv("STUDIO_MAX_LOADED_NETWORKS", "3")
+def test_the_manager_frees_the_least_recently_used_parts_over_its_budget(fresh_manager: None, set_host: SetHost) -> None:
+    set_host(max_network_bytes=10 * MB, max_loaded_networks=3)
     freed: list[str] = []
 
     def load() -> object:
@@ -126,14 +127,15 @@ def test_the_manager_frees_the_least_recently_used_parts_over_its_budget(fresh_m
     assert NETWORKS.loaded() == ["other", "third"], "then whole networks, least recently used"
 
 
-def test_compiled_shapes_and_their_activations_count_in_the_network_budget(fresh_manager: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_compiled_shapes_and_their_activations_count_in_the_network_budget(fresh_manager: None, tmp_path: Path, set_host: SetHost,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     """A tiny OpenVINO network in the manager, each compile and each first run measured as 2 MB."""
     from ops.runtime.backends import openvino_cpu
     from ops.runtime.tiling import TileConfig, upscale_array
 
     readings = iter(range(0, 1 << 40, 2 * MB))
-    fresh_manager.setattr(openvino_cpu, "resident", lambda: next(readings))  # every measured growth: 2 MB
-    fresh_manager.setenv("STUDIO_MAX_NETWORK_BYTES", str(5 * MB))
+    monkeypatch.setattr(openvino_cpu, "resident", lambda: next(readings))  # every measured growth: 2 MB
+    set_host(max_network_bytes=5 * MB)
     shaped = NETWORKS.get("tiny", lambda: BACKENDS["openvino-f32"].build(tiny_upscaler(), IMAGE, tmp_path, "tiny"), lambda _: 0)
     weights = NETWORKS.total_bytes()
     assert 0 < weights < MB, "OpenVINO's copy of the weights is counted"

@@ -10,8 +10,8 @@ from PIL import Image
 
 from ops import chain
 from ops.imageio import Picture
-from ops.restore import blur
 from ops.metrics import psnr
+from ops.restore import blur
 from tests.conftest import EXAMPLES
 
 

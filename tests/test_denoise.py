@@ -9,8 +9,8 @@ from PIL import Image
 
 from ops import chain
 from ops.imageio import Picture
-from ops.restore.noise import estimate_sigma
 from ops.metrics import block_ratio, psnr
+from ops.restore.noise import estimate_sigma
 from tests.conftest import EXAMPLES
 
 

@@ -30,8 +30,8 @@ from sqlalchemy.exc import OperationalError
 from service import diskfull
 from service.db import ApiKey
 from service.diskfull import is_disk_full
-from service.studio import Studio
 from service.storage import STALE_PART_SECONDS, Storage, purge_folders
+from service.studio import Studio
 from tests.conftest import EXAMPLES
 from tests.server_harness import LiveServer, bearer, image_host, start
 
@@ -144,11 +144,13 @@ def test_purge_removes_stale_parts_and_old_web_results(tmp_path: Path) -> None:
     assert purge_folders(tmp_path / "missing", 3600) == 0
 
 
-def test_web_results_live_in_the_data_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_web_results_live_in_the_data_folder(tmp_path: Path) -> None:
+    from ops.settings import Settings
+    from service.studio import Studio
+    from webui.access import Access
     from webui.results import save_result
 
-    monkeypatch.setenv("STUDIO_DATA_DIR", str(tmp_path))
-    out = save_result(b"png bytes", "cat-result.png")
+    out = save_result(b"png bytes", "cat-result.png", Access(Studio.create(Settings(data_dir=tmp_path)).service).results)
     assert out.parent.parent == tmp_path / "web-results" and out.read_bytes() == b"png bytes"
 
 
@@ -162,7 +164,6 @@ def web_run_on_full_disk(data_dir: Path, monkeypatch: pytest.MonkeyPatch, simula
 
     from webui import results
 
-    monkeypatch.setenv("STUDIO_DATA_DIR", str(data_dir))
     monkeypatch.setattr(results, "uploaded", lambda value: value, raising=False)  # the Gradio door is not what is tested here
     if simulate:
         monkeypatch.setattr(Path, "write_bytes", lambda path, data: _half_then_full(str(path), data))
@@ -177,7 +178,7 @@ def web_run_on_full_disk(data_dir: Path, monkeypatch: pytest.MonkeyPatch, simula
             raise
 
     with pytest.raises(gr.Error) as raised:
-        results.run_job(str(EXAMPLES / "cat.jpg"), lambda: [], admit)
+        results.run_job(str(EXAMPLES / "cat.jpg"), lambda: [], admit, results=data_dir / "web-results")
     assert raised.value.message == "The server's storage is full; try again later."
     assert len(failures) == 1 and is_disk_full(failures[0])  # the admission saw the failure: it refunds
     assert partial_files(data_dir) == []

@@ -18,9 +18,9 @@ from starlette.testclient import TestClient
 from app import create as create_app
 from ops.errors import InputError
 from ops.settings import Settings
+from server.edges import Edges
 from service.accounts import create_user, set_password
 from service.db import Database
-from server.edges import Edges
 from tests.conftest import EXAMPLES
 from tests.server_harness import ADMIN, LiveServer, bearer, start
 

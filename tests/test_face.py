@@ -16,8 +16,8 @@ from ops import chain
 from ops.engines.face import FaithfulFace, Restored
 from ops.engines.faces import find_faces
 from ops.imageio import Picture
-from ops.restore import align, identity
 from ops.metrics import psnr
+from ops.restore import align, identity
 from tests.conftest import EXAMPLES, uninstalled
 
 

@@ -15,8 +15,8 @@ from ops import chain
 from ops.engines import ENGINES
 from ops.engines.base import Engine, RunContext
 from ops.imageio import Picture, decode, encode
-from ops.restore import colour, jpeg
 from ops.metrics import psnr
+from ops.restore import colour, jpeg
 from tests.conftest import EXAMPLES
 
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)

@@ -13,8 +13,8 @@ from PIL import Image
 from ops.engines.base import RunContext
 from ops.engines.inpaint import PatchFill
 from ops.imageio import Picture
-from ops.restore import membrane, patchmatch
 from ops.metrics import psnr
+from ops.restore import membrane, patchmatch
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
+from gradio_client import Client, handle_file  # noqa: E402  (pinned: a broken install fails loudly, not as a skip)
 from PIL import Image
 from sqlalchemy import func, select
 
@@ -22,8 +23,6 @@ from service.db import ApiKey, Database, Job, User
 from tests import gradio_raw
 from tests.conftest import EXAMPLES
 from tests.server_harness import LiveServer, start
-
-from gradio_client import Client, handle_file  # noqa: E402  (pinned: a broken install fails loudly, not as a skip)
 
 PASSWORD = "correct horse battery"
 

@@ -15,7 +15,7 @@ from ops.errors import EngineUnavailableError
 from ops.imageio import read_image
 from ops.runtime.manager import NETWORKS
 from ops.weights import entry, snapshots
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, SetHost
 
 
 def tiny_pipeline(folder: Path) -> None:
@@ -45,11 +45,11 @@ def tiny_pipeline(folder: Path) -> None:
     snapshots.record(entry("sd-inpainting"), folder / "sd-inpainting")  # installed as fetch installs a snapshot
 
 
-def test_prompt_background_with_a_tiny_random_pipeline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_prompt_background_with_a_tiny_random_pipeline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, set_host: SetHost) -> None:
     import ops.engines.generate as generate
 
     tiny_pipeline(tmp_path)
-    monkeypatch.setenv("STUDIO_CHECKPOINTS", str(tmp_path))
+    set_host(checkpoints=tmp_path)
     monkeypatch.setattr(generate, "WORKING_SIDE", 64)
     monkeypatch.setattr(generate, "STEPS", 2)
     NETWORKS.unload()
@@ -64,10 +64,9 @@ def test_prompt_background_with_a_tiny_random_pipeline(tmp_path: Path, monkeypat
     assert np.abs(out[40:120, 330:370].astype(int) - picture.pixels[40:120, 330:370]).mean() > 10  # the backdrop is new
 
 
-def test_without_the_model_the_prompt_fails_clearly_before_any_work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import ops.engines.generate as generate
+def test_without_the_model_the_prompt_fails_clearly_before_any_work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, set_host: SetHost) -> None:
 
-    monkeypatch.setenv("STUDIO_CHECKPOINTS", str(tmp_path))
+    set_host(checkpoints=tmp_path)
     NETWORKS.unload()
     steps = chain.plan([{"type": "replace-background", "params": {"background_type": "prompt", "background_prompt": "a beach"}}])
     with pytest.raises(EngineUnavailableError, match="python -m ops weights fetch sd-inpainting"):
@@ -87,11 +86,11 @@ def tiny_ldm(folder: Path) -> None:
     snapshots.record(entry("ldm-sr-4x"), folder / "ldm-sr-4x")
 
 
-def test_generative_names_use_latent_diffusion_with_a_tiny_random_pipeline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_generative_names_use_latent_diffusion_with_a_tiny_random_pipeline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, set_host: SetHost) -> None:
     import ops.engines.diffusion_sr as diffusion_sr
 
     tiny_ldm(tmp_path)
-    monkeypatch.setenv("STUDIO_CHECKPOINTS", str(tmp_path))
+    set_host(checkpoints=tmp_path)
     monkeypatch.setattr(diffusion_sr, "STEPS", 2)
     monkeypatch.setattr(diffusion_sr, "TILE", 24)
     NETWORKS.unload()
@@ -103,8 +102,8 @@ def test_generative_names_use_latent_diffusion_with_a_tiny_random_pipeline(tmp_p
     NETWORKS.unload()
 
 
-def test_without_the_diffusion_weights_generative_names_fail_before_any_work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("STUDIO_CHECKPOINTS", str(tmp_path))
+def test_without_the_diffusion_weights_generative_names_fail_before_any_work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, set_host: SetHost) -> None:
+    set_host(checkpoints=tmp_path)
     for name in ("generative", "generative_portrait"):
         with pytest.raises(EngineUnavailableError, match="python -m ops weights fetch ldm-sr-4x"):
             chain.plan_model(name)

@@ -13,6 +13,7 @@ from ops import chain
 from ops.errors import ImageDecodeError, ImageTooLargeError
 from ops.imageio import Picture, decode, encode
 from ops.pipeline import OutputOptions, process
+from tests.conftest import SetHost
 from tests.corpus import jpeg_bytes, photo, png_bytes
 
 SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
@@ -255,22 +256,18 @@ def test_name_does_not_matter_content_does(tmp_path) -> None:
     assert done.encoded.format == "png"  # written as what it is
 
 
-def test_pixel_and_byte_limits_are_configurable(limits) -> None:
+def test_pixel_and_byte_limits_are_configurable(set_host: SetHost) -> None:
     data = jpeg_bytes()
-    limits.setenv("STUDIO_MAX_PIXELS", "1000")
+    set_host(max_pixels=1000)
     with pytest.raises(ImageTooLargeError, match="320x240"):
         decode(data)
-    limits.setenv("STUDIO_MAX_PIXELS", "100000000")
-    limits.setenv("STUDIO_MAX_BYTES", "1000")
-    from ops.settings import get_settings
-
-    get_settings.cache_clear()
+    set_host(max_pixels=100000000, max_bytes=1000)
     with pytest.raises(ImageTooLargeError, match="STUDIO_MAX_BYTES"):
         decode(data)
 
 
-def test_resize_result_is_limited_too(limits) -> None:
-    limits.setenv("STUDIO_MAX_PIXELS", "200000")
+def test_resize_result_is_limited_too(set_host: SetHost) -> None:
+    set_host(max_pixels=200000)
     with pytest.raises(ImageTooLargeError, match="result would be"):
         process(jpeg_bytes(), crop_resize(resize={"width": 4000}))
 

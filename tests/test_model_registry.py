@@ -34,11 +34,12 @@ from ops.engines.base import RunContext
 from ops.errors import WorkLimitError
 from ops.models import MODELS, model, use
 from ops.models.registry import key
+from ops.run_config import RunConfig
 from ops.runtime.manager import NETWORKS
 from ops.runtime.ncnn_convert import TAG_FP16, parse_param
 from ops.weights import MissingWeightsError, WeightFile, WeightsSource, entry, snapshots
 from ops.weights.store import DEFAULT_FOLDER
-from tests.conftest import EXAMPLES, ROOT
+from tests.conftest import EXAMPLES, ROOT, SetHost
 from tests.random_onnx import conv_sigmoid
 
 SHARED_WEIGHTS = ROOT.parent / "shared" / "weights"
@@ -282,9 +283,9 @@ def test_a_damaged_file_is_refused_before_use(install: Install, tmp_path: Path) 
 
 
 @pytest.mark.parametrize("name", ["yunet", "dlib-faces"])
-def test_yunet_and_dlib_are_verified_too(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_yunet_and_dlib_are_verified_too(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, set_host: SetHost) -> None:
     """The files that cannot be generated: a copy of the right size with one byte changed is refused."""
-    monkeypatch.setenv("STUDIO_CHECKPOINTS", str(tmp_path))
+    set_host(checkpoints=tmp_path)
     weights = entry(MODELS[name].sources[0].weights)
     for weight in weights.files:
         real = DEFAULT_FOLDER / weight.file if (DEFAULT_FOLDER / weight.file).is_file() else SHARED_WEIGHTS / weight.file
@@ -298,8 +299,8 @@ def test_yunet_and_dlib_are_verified_too(name: str, tmp_path: Path, monkeypatch:
         model(name)
 
 
-def test_a_hub_snapshot_is_verified_file_by_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("STUDIO_CHECKPOINTS", str(tmp_path))
+def test_a_hub_snapshot_is_verified_file_by_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, set_host: SetHost) -> None:
+    set_host(checkpoints=tmp_path)
     ddcolor_snapshot(tmp_path)
     folder = tmp_path / "ddcolor"
     NETWORKS.unload()
@@ -336,35 +337,43 @@ def test_a_snapshot_is_checked_against_the_hubs_own_digests_at_install(tmp_path:
 
 
 def test_int8_on_a_model_without_it_is_said_and_a_variant_must_be_declared() -> None:
-    ctx = RunContext(int8=True)
+    ctx = RunContext(run=RunConfig(int8=True))
     use("waifu2x-photo", ctx, level=0)
     assert "the int8 speed mode asked for does not apply to waifu2x-photo; it ran at full precision" in ctx.warnings
     with pytest.raises(ValueError, match="not one of its variants"):
         model("waifu2x-photo", level=7)
 
 
-def test_the_job_seconds_limit_holds_for_every_model_that_scales(limits: pytest.MonkeyPatch) -> None:
-    limits.setenv("STUDIO_MAX_JOB_SECONDS", "1")
-    use("ffdnet", RunContext(), pixels=64 * 64)  # small: allowed
+def test_the_job_seconds_limit_holds_for_every_model_that_scales() -> None:
+    ctx = RunContext(run=RunConfig(max_job_seconds=1))
+    use("ffdnet", ctx, pixels=64 * 64)  # small: allowed
     with pytest.raises(WorkLimitError, match=r"ffdnet would need about .* TFLOP.*STUDIO_MAX_JOB_SECONDS"):
-        use("ffdnet", RunContext(), pixels=20_000 * 20_000)
+        use("ffdnet", ctx, pixels=20_000 * 20_000)
     with pytest.raises(WorkLimitError, match="waifu2x-photo"):  # declared FLOPs: refused before loading
-        use("waifu2x-photo", RunContext(), pixels=20_000 * 20_000, level=0)
+        use("waifu2x-photo", ctx, pixels=20_000 * 20_000, level=0)
+    use("ffdnet", RunContext(run=RunConfig(max_job_seconds=1e9)), pixels=20_000 * 20_000)  # another job's limit: allowed
     scaling = [name for name, spec in MODELS.items() if spec.work.scales]
     assert {"ffdnet", "scunet", "drunet", "nafnet-gopro", "gfpgan-v1.4", "codeformer", "big-lama", "sd-inpainting", "ldm-sr-4x"} <= set(scaling)
 
 
-def test_the_web_tabs_honour_the_int8_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_web_tabs_honour_the_int8_setting(tmp_path: Path) -> None:
+    """The web app plans with its server's settings, as the REST API does (a step's speed over them)."""
     from ops import chain
+    from ops.settings import Settings
+    from service.studio import Studio
+    from webui.access import Access
 
-    monkeypatch.setenv("STUDIO_INT8", "1")
-    assert chain.plan_one("enhance", {"scale": 2})[0].int8 and chain.plan([{"type": "enhance", "params": {"scale": 2}}])[0].int8
+    access = Access(Studio.create(Settings(data_dir=tmp_path, int8=True)).service)
+    assert access.run.int8 and not Access(Studio.create(Settings(data_dir=tmp_path / "b")).service).run.int8
+    assert chain.plan_one("enhance", {"scale": 2}, run=access.run)[0].int8
+    assert chain.plan([{"type": "enhance", "params": {"scale": 2}}], run=access.run)[0].int8
+    assert not chain.plan([{"type": "enhance", "params": {"scale": 2}, "speed": "exact"}], run=access.run)[0].int8
 
 
-def test_the_face_detector_chain_says_when_it_falls_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_face_detector_chain_says_when_it_falls_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, set_host: SetHost) -> None:
     from ops.engines.faces import find_faces
 
-    monkeypatch.setenv("STUDIO_CHECKPOINTS", str(tmp_path))
+    set_host(checkpoints=tmp_path)
     if MODELS["yunet"].unavailable_reason() is None:
         pytest.skip("YuNet is installed in checkpoints/: no fallback to see")
     ctx = RunContext()
@@ -373,12 +382,12 @@ def test_the_face_detector_chain_says_when_it_falls_back(tmp_path: Path, monkeyp
     assert ctx.warnings == ["used dlib-mmod because better face detectors cannot run here: yunet (weights yunet are not installed: run `python -m ops weights fetch yunet`)"]
 
 
-def test_an_engine_that_needs_another_operation_declares_it_and_its_fallback_is_said(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_engine_that_needs_another_operation_declares_it_and_its_fallback_is_said(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, set_host: SetHost) -> None:
     from ops import chain
     from ops.engines import ENGINES, needed
     from ops.imageio import Picture
 
-    monkeypatch.setenv("STUDIO_CHECKPOINTS", str(tmp_path))
+    set_host(checkpoints=tmp_path)
     assert ENGINES["ppocr-v4-det"].needs == {"inpainter": "remove-object"} and ENGINES["saliency-and-faces"].needs == {"segmenter": "remove-background"}
     choice = needed(ENGINES["ppocr-v4-det"], "inpainter")
     if choice.engine.name == "big-lama":

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from PIL import Image
 
 from ops import chain
@@ -11,11 +10,11 @@ from ops.engines.point_mask import point_to_mask
 from ops.imageio import Picture
 from ops.masks import to_data_url
 from ops.runtime.manager import NETWORKS, NetworkManager
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, SetHost
 
 
-def test_a_budget_of_one_keeps_one_network_across_every_kind(limits: pytest.MonkeyPatch) -> None:
-    limits.setenv("STUDIO_MAX_LOADED_NETWORKS", "1")
+def test_a_budget_of_one_keeps_one_network_across_every_kind(set_host: SetHost) -> None:
+    set_host(max_loaded_networks=1)
     NETWORKS.unload()
     picture = Picture(np.asarray(Image.open(EXAMPLES / "cat.jpg").convert("RGB"))[:64, :96].copy())
     mask = np.zeros((64, 96), bool)
@@ -38,8 +37,8 @@ def test_a_budget_of_one_keeps_one_network_across_every_kind(limits: pytest.Monk
     NETWORKS.unload()
 
 
-def test_a_byte_budget_unloads_the_least_recently_used(limits: pytest.MonkeyPatch) -> None:
-    limits.setenv("STUDIO_MAX_NETWORK_BYTES", str(3 << 20))
+def test_a_byte_budget_unloads_the_least_recently_used(set_host: SetHost) -> None:
+    set_host(max_network_bytes=3 << 20)
     manager = NetworkManager()
     sizes = {"a": 1 << 20, "b": 1 << 20, "c": 2 << 20}
     for key in ("a", "b"):

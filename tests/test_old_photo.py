@@ -15,7 +15,7 @@ from ops.errors import EngineUnavailableError
 from ops.imageio import Picture
 from ops.masks import decode_data_url
 from ops.restore.damage import damage_mask
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, SetHost
 
 TOLERANCE = 20  # levels: a pixel this close to the clean photo is right
 NO_FACES = [{"type": "restore-old-photo", "params": {"face_enhancement_level": 0.0}}]
@@ -125,7 +125,7 @@ def test_colourisation_without_ddcolor_fails_before_any_work(grey_photo: np.ndar
         chain.run(Picture(grey_photo), chain.plan([{"type": "restore-old-photo", "params": {"enable_colorization": True}}]))
 
 
-def test_ddcolor_with_random_weights(grey_photo: np.ndarray, monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # noqa: ANN001
+def test_ddcolor_with_random_weights(grey_photo: np.ndarray, monkeypatch: pytest.MonkeyPatch, tmp_path, set_host: SetHost) -> None:  # noqa: ANN001
     from ops.runtime.manager import NETWORKS
     from ops.runtime.torchvision_compat import install
     from ops.weights import entry, snapshots
@@ -139,7 +139,7 @@ def test_ddcolor_with_random_weights(grey_photo: np.ndarray, monkeypatch: pytest
     model = DDColor(encoder_name="convnext-t", num_queries=8, dec_layers=3, input_size=(64, 64), num_output_channels=2)
     torch.save(model.state_dict(), folder / "pytorch_model.bin")
     snapshots.record(entry("ddcolor"), folder)  # installed as fetch installs a snapshot
-    monkeypatch.setenv("STUDIO_CHECKPOINTS", str(tmp_path))
+    set_host(checkpoints=tmp_path)
     NETWORKS.unload()
     small = grey_photo[100:196, 150:278].copy()
     params = {"enable_colorization": True, "colorization_strength": 1.0, "auto_repair_damage": False, "face_enhancement_level": 0.0}

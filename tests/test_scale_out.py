@@ -165,8 +165,8 @@ def test_the_web_app_runs_its_work_on_the_same_workers(cluster: services.Cluster
     from ops import chain
     from ops.pipeline import OutputOptions
     from ops.settings import Settings
-    from service.terms import Caller, Price
     from service.studio import Studio
+    from service.terms import Caller, Price
 
     if "free-worker" not in cluster.workers:
         cluster.start_worker("free", "free-worker")
@@ -197,8 +197,8 @@ def test_a_web_run_sends_the_files_its_steps_refer_to_to_the_worker(cluster: ser
     from ops import chain
     from ops.pipeline import OutputOptions
     from ops.settings import Settings
-    from service.terms import Caller, Price
     from service.studio import Studio
+    from service.terms import Caller, Price
 
     if "model-worker" not in cluster.workers:
         cluster.start_worker("model", "model-worker")

@@ -16,11 +16,10 @@ from ops.runtime.signatures import FACE, INPAINTER, FaceInput, FidelityInput, Ho
 from ops.runtime.torchvision_compat import install
 
 install()
+import openvino  # noqa: E402, F401  (pinned in requirements.txt: a broken install fails here, loudly, not as a skip)
 from spandrel.architectures.GFPGAN.__arch.gfpganv1_clean_arch import GFPGANv1Clean  # noqa: E402
 from spandrel.architectures.LaMa import LaMa  # noqa: E402
 from spandrel_extra_arches.architectures.CodeFormer import CodeFormer  # noqa: E402
-
-import openvino  # noqa: E402, F401  (pinned in requirements.txt: a broken install fails here, loudly, not as a skip)
 
 
 def test_gfpgan_runs_deterministically_and_its_compiled_copy_matches_it_at_its_one_size(tmp_path: Path) -> None:

@@ -13,13 +13,13 @@ from ops import chain
 from ops.engines.upscale import plan_passes
 from ops.errors import WorkLimitError
 from ops.imageio import Picture, decode, encode
+from ops.metrics import psnr
 from ops.models import MODELS, model
-from ops.weights import WeightsSource
+from ops.run_config import RunConfig
 from ops.runtime.ncnn_convert import convert
 from ops.runtime.tiling import TileConfig, upscale_array
-from ops.weights import entry, require
-from ops.metrics import psnr
-from tests.conftest import EXAMPLES, run_cli, uninstalled
+from ops.weights import WeightsSource, entry, require
+from tests.conftest import EXAMPLES, SetHost, run_cli, uninstalled
 
 NCNN_MODELS = ["realesrgan-x4plus-ncnn", "realesrgan-x4plus-anime-ncnn", "realesr-animevideov3-ncnn"]
 
@@ -88,8 +88,8 @@ def test_pass_plans() -> None:
     assert [p.input_size for p in plan_passes(100, 50, 8, 2)] == [(100, 50), (200, 100), (400, 200)]
 
 
-def enhance(picture: Picture, scale: int, engine: str = "auto"):
-    steps = chain.plan([{"type": "enhance", "params": {"scale": scale}, "engine": engine}])
+def enhance(picture: Picture, scale: int, engine: str = "auto", run: RunConfig = RunConfig()):
+    steps = chain.plan([{"type": "enhance", "params": {"scale": scale}, "engine": engine}], run=run)
     return chain.run(picture, steps)
 
 
@@ -134,10 +134,10 @@ def test_enhance_anime_is_always_4x() -> None:
     assert result.steps[0].engine == "realesrgan-x4plus-anime-6b"
 
 
-def test_work_limit_refuses_with_a_suggestion(limits) -> None:
-    limits.setenv("STUDIO_MAX_JOB_SECONDS", "0.01")
+def test_work_limit_refuses_with_a_suggestion() -> None:
     with pytest.raises(WorkLimitError, match="realesr-animevideov3"):
-        enhance(Picture(photo_crop(0, 0, 64, 64)), 8)
+        enhance(Picture(photo_crop(0, 0, 64, 64)), 8, run=RunConfig(max_job_seconds=0.01))
+    assert enhance(Picture(photo_crop(0, 0, 16, 16)), 2).picture.width == 32  # the same work under the default limit
 
 
 def test_cli_enhance_writes_a_4x_image_and_names_the_engine(tmp_path) -> None:
@@ -179,10 +179,10 @@ def test_out_of_memory_halves_the_tile_and_retries() -> None:
     assert np.allclose(out, image.repeat(2, axis=0).repeat(2, axis=1), atol=1e-6)
 
 
-def test_loaded_networks_are_cached_with_a_bound(limits) -> None:
+def test_loaded_networks_are_cached_with_a_bound(set_host: SetHost) -> None:
     from ops.runtime.manager import NETWORKS
 
-    limits.setenv("STUDIO_MAX_LOADED_NETWORKS", "1")
+    set_host(max_loaded_networks=1)
     NETWORKS.unload()
     first = load(WeightsSource("realesr-animevideov3-ncnn", "ncnn"))
     assert load(WeightsSource("realesr-animevideov3-ncnn", "ncnn")) is first

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 import torch
 
-from ops import chain
+from ops import chain, models
 from ops.imageio import Picture
-from ops import models
 from ops.runtime import loader
-from ops.weights import FetchError, MissingWeightsError, Weights, WeightFile, WeightsSource, fetch, require
+from ops.weights import FetchError, MissingWeightsError, WeightFile, Weights, WeightsSource, fetch, require
+from tests.conftest import SetHost
 
 
 def rrdb_state(blocks: int, scale: int, in_channels: int = 3) -> dict[str, torch.Tensor]:
@@ -137,11 +137,11 @@ def test_damaged_weights_are_refused_with_the_fix(random_official, tmp_path: Pat
         require(entries["RealESRGAN_x4plus"])
 
 
-def test_missing_weights_name_the_fetch_command(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_missing_weights_name_the_fetch_command(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, set_host: SetHost) -> None:
     import ops.weights.store as store
 
     monkeypatch.setattr(store, "DEFAULT_FOLDER", tmp_path / "empty")
-    monkeypatch.setenv("STUDIO_CHECKPOINTS", str(tmp_path / "nothing"))
+    set_host(checkpoints=tmp_path / "nothing")
     with pytest.raises(Exception, match="python -m ops weights fetch realesrgan-x4plus-ncnn"):
         chain.plan([{"type": "enhance", "params": {"scale": 4}, "engine": "realesrgan-x4plus"}])
 
@@ -177,11 +177,11 @@ def url_model(base: str, data: bytes, sha256: str | None, md5: str | None = None
     return Weights(name="test-model", title="t", license="MIT", files=(weight,))
 
 
-def test_md5_only_weights_are_checked_by_md5_and_size_then_by_the_recorded_sha256(server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_md5_only_weights_are_checked_by_md5_and_size_then_by_the_recorded_sha256(server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, set_host: SetHost) -> None:
     base, root = server
     data = bytes(range(256)) * 300
     (root / "w.pth").write_bytes(data)
-    monkeypatch.setenv("STUDIO_CHECKPOINTS", str(tmp_path))
+    set_host(checkpoints=tmp_path)
     with pytest.raises(FetchError, match="md5 mismatch"):
         fetch(url_model(base, data, None, "0" * 32), lambda m: None)
     assert not (tmp_path / "w.pth").exists()
@@ -194,13 +194,13 @@ def test_md5_only_weights_are_checked_by_md5_and_size_then_by_the_recorded_sha25
         require(model)
 
 
-def test_url_fetch_resumes_and_verifies(server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_url_fetch_resumes_and_verifies(server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, set_host: SetHost) -> None:
     base, root = server
     data = bytes(range(256)) * 4000
     (root / "w.pth").write_bytes(data)
     target = tmp_path / "ckpt"
     target.mkdir()
-    monkeypatch.setenv("STUDIO_CHECKPOINTS", str(target))
+    set_host(checkpoints=target)
     (target / "w.pth.part").write_bytes(data[:100_000])  # an interrupted earlier download
     messages: list[str] = []
     fetch(url_model(base, data, hashlib.sha256(data).hexdigest()), messages.append)
@@ -208,10 +208,10 @@ def test_url_fetch_resumes_and_verifies(server, tmp_path: Path, monkeypatch: pyt
     assert "resuming at 100,000 bytes" in messages[0]
 
 
-def test_url_fetch_refuses_a_wrong_checksum_and_unverified_files(server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_url_fetch_refuses_a_wrong_checksum_and_unverified_files(server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, set_host: SetHost) -> None:
     base, root = server
     (root / "w.pth").write_bytes(b"evil" * 1000)
-    monkeypatch.setenv("STUDIO_CHECKPOINTS", str(tmp_path))
+    set_host(checkpoints=tmp_path)
     with pytest.raises(FetchError, match="sha256 mismatch"):
         fetch(url_model(base, b"evil" * 1000, "0" * 64), lambda m: None)
     assert not (tmp_path / "w.pth").exists() and not (tmp_path / "w.pth.part").exists()

@@ -12,17 +12,15 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from PIL import Image
-
+from gradio_client import Client, handle_file
 from limits.storage import MemoryStorage
+from PIL import Image
 
 from service.accounts import set_password
 from service.db import Database, User
 from service.logins import LoginGuard
 from tests.conftest import EXAMPLES
 from tests.server_harness import LiveServer, start
-
-from gradio_client import Client, handle_file
 
 PASSWORD = "correct horse battery"
 

@@ -17,6 +17,7 @@ import gradio as gr
 
 from ops.chain import PlannedStep
 from ops.operation import Preset
+from ops.run_config import RunConfig
 from service.terms import Caller, Price, Refusal, UiRunner
 
 if TYPE_CHECKING:
@@ -38,6 +39,11 @@ class Access:
     @property
     def login(self) -> bool:
         return self.service.ui_login
+
+    @property
+    def run(self) -> RunConfig:
+        """How this app's jobs run their networks (the server's settings; planned with every run)."""
+        return RunConfig.of(self.service.settings)
 
     @property
     def results(self) -> Path:

@@ -34,7 +34,7 @@ def models_tab(access: Access) -> None:
     def run(image: str | None, name: str, chosen: str, request: gr.Request, progress: gr.Progress = gr.Progress()) -> Any:
         if not isinstance(name, str) or name not in MODELS:
             raise gr.Error(f"Choose one of the models: {', '.join(MODELS)}.")
-        return run_job(image, lambda: chain.plan_model(name), access.admission(request, model=MODELS[name]), chosen, progress, results=access.results)
+        return run_job(image, lambda: chain.plan_model(name, access.run), access.admission(request, model=MODELS[name]), chosen, progress, results=access.results)
 
     button.click(run, [source, model, fmt], [comparison, download, report], api_name="model", concurrency_id="device", concurrency_limit=1)
     with gr.Accordion("Chain of operations (JSON, as the REST API takes it)", open=False):
@@ -53,7 +53,7 @@ def models_tab(access: Access) -> None:
             raise gr.Error(f"operations is not valid JSON: {exc}") from None
         if not isinstance(parsed, list):
             raise gr.Error("operations must be a JSON list of steps.")
-        return run_job(image, lambda: chain.plan(parsed), access.admission(request), "auto", progress, results=access.results)
+        return run_job(image, lambda: chain.plan(parsed, run=access.run), access.admission(request), "auto", progress, results=access.results)
 
     chain_button.click(run_chain, [source, steps], [comparison, download, report], api_name="chain", concurrency_id="device", concurrency_limit=1)
 

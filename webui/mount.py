@@ -15,7 +15,7 @@ import gradio as gr
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from ops.settings import Settings, get_settings
+from ops.settings import Settings
 from service.logins import ATTEMPT
 from service.studio import Studio
 
@@ -35,7 +35,7 @@ def mount(app: FastAPI, studio: Studio, settings: Settings, login: bool) -> Fast
     async def auth(email: str, password: str) -> bool:  # the hash is slow: off the event loop
         return await run_in_threadpool(studio.service.check_login, email, password, ATTEMPT.get())
 
-    app = gr.mount_gradio_app(app, demo, path="/", max_file_size=get_settings().max_bytes, auth=auth if login else None,
+    app = gr.mount_gradio_app(app, demo, path="/", max_file_size=settings.max_bytes, auth=auth if login else None,
                               auth_message=SIGN_IN, allowed_paths=[str(settings.web_results_dir.resolve())],
                               blocked_paths=_private_paths(settings),
                               show_error=False)  # only gr.Error messages reach a client, never an internal one (paths)  # fmt: skip

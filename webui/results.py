@@ -10,14 +10,13 @@ from typing import Any
 
 import gradio as gr
 
-from ops.chain import PlannedStep
 from ops import imageio
+from ops.chain import PlannedStep
 from ops.engines.base import Resolver
 from ops.errors import InputError, StudioError
 from ops.imageio.pixels import colour, flatten_alpha, to_8bit
 from ops.imageio.writer import FORMAT_ALIASES
 from ops.pipeline import OutputOptions, Processed
-from ops.settings import get_settings
 from service.diskfull import is_disk_full
 from service.terms import Finished
 
@@ -32,7 +31,7 @@ STORAGE_FULL = "The server's storage is full; try again later."
 
 def run_job(
     image: str | None, plan: Callable[[], list[PlannedStep]], admit: Admission, fmt: str = "auto", progress: gr.Progress | None = None,
-    hints: dict[str, Any] | None = None, labels: Mapping[str, str] | None = None, resolve: Resolver | None = None, results: Path | None = None,
+    hints: dict[str, Any] | None = None, labels: Mapping[str, str] | None = None, resolve: Resolver | None = None, *, results: Path,
 ) -> Outputs:
     """Plan, pass the caller's admission (limits and price), run; every expected failure becomes a
     readable gr.Error, fields named by their ``labels`` (and a charged run that fails is refunded
@@ -59,10 +58,9 @@ def run_job(
     return (image, str(out)), str(out), report_markdown(done)
 
 
-def save_result(data: bytes, name: str, parent: Path | None = None) -> Path:
+def save_result(data: bytes, name: str, parent: Path) -> Path:
     """A result where the page can fetch it: a folder of its own (runs never share a name) in the data
     folder's web results (``parent``), which Gradio may serve and retention purges. A failed write leaves nothing."""
-    parent = parent or get_settings().web_results_dir
     parent.mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(dir=parent))
     try:

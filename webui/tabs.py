@@ -116,8 +116,8 @@ class OperationTab:
         subject = clicked if self.op.click_selects == "subject" and isinstance(clicked, np.ndarray) else None
         hints = {"subject_mask": subject} if subject is not None else None
         chosen = str(values.get("output_format") or "auto") if self.fmt else "auto"
-        return run_job(image, lambda: chain.plan_one(self.op.name, found), self.access.admission(request), chosen, progress, hints, labels,
-                       attachments.resolve, self.access.results)  # fmt: skip
+        return run_job(image, lambda: chain.plan_one(self.op.name, found, run=self.access.run), self.access.admission(request), chosen, progress, hints, labels,
+                       attachments.resolve, results=self.access.results)  # fmt: skip
 
     def show_mask(self, image: Any, painted: dict[str, Any] | None) -> Any:
         image = uploaded(image)

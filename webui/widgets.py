@@ -13,6 +13,7 @@ from ops.errors import ParamValidationError, StudioError, Violation
 from ops.params import Params, set_dotted
 from ops.schema import FieldSpec, fields_of
 
+
 @dataclass(frozen=True)
 class Widget:
     path: str  # dotted parameter path, e.g. "resize.width"

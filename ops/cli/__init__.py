@@ -14,12 +14,14 @@ from tqdm import tqdm
 
 from .. import chain
 from ..errors import InputError, StudioError
+from ..host import configure
 from ..imageio import format_from_name, upright_size
 from ..params import set_dotted
 from ..pipeline import OutputOptions, process
 from ..registry import MODELS, OPERATIONS
+from ..run_config import RunConfig
 from ..schema import fields_of
-from ..settings import get_settings, markdown_table
+from ..settings import Settings, markdown_table
 from . import listing, weights
 from .inputs import Job, OutputNamer, collect
 
@@ -29,8 +31,10 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    settings = Settings()  # read once: the process's part configured here, each job's part planned with it
+    configure(settings)
     # failures are reported per file in words; tracebacks only with STUDIO_DEBUG=1
-    logging.basicConfig(level=logging.DEBUG if get_settings().debug else logging.CRITICAL)
+    logging.basicConfig(level=logging.DEBUG if settings.debug else logging.CRITICAL)
     if args.command in (None, "list"):
         print(listing.markdown() if getattr(args, "markdown", False) else listing.text())
         return EXIT_OK
@@ -40,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         print(markdown_table())
         return EXIT_OK
     try:
-        planned = chain.plan(_steps(args))
+        planned = chain.plan(_steps(args), run=RunConfig.of(settings))
     except (StudioError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -158,7 +162,7 @@ def _prepare(jobs: list[Job], first: chain.PlannedStep, quiet: bool) -> None:
     if not quiet:
         print(f"preparing {first.engine.name} for {len(sizes)} image size(s)", file=sys.stderr)
     try:
-        first.engine.prepare(sorted(sizes), first.operation.enlargement(first.params), first.int8)
+        first.engine.prepare(sorted(sizes), first.operation.enlargement(first.params), first.run)
     except Exception:  # each file then meets the same problem and reports it in its own words
         logging.getLogger(__name__).exception("preparing %s failed", first.engine.name)
 

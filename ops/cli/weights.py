@@ -45,10 +45,10 @@ def run(args: argparse.Namespace) -> int:
 
 def compiled_cache_line() -> str:
     """What the compiled cache (converted networks, kernels per tile shape) takes on disk, against its bound."""
+    from ..host import host
     from ..runtime.backends import disk
-    from ..settings import get_settings
 
-    folder, bound = disk.folder(), get_settings().compiled_cache_bytes
+    folder, bound = disk.folder(), host().compiled_cache_bytes
     return (f"compiled cache {folder}: {disk.size(folder) / 1e6:.0f} MB of {bound / 1e6:.0f} MB "
             f"(STUDIO_COMPILED_CACHE_BYTES; {len(disk.entries(folder))} entries, least recently used deleted first)")  # fmt: skip
 

@@ -5,12 +5,16 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import JsonValue, TypeAdapter
 
 from ..imageio import Picture
 from ..params import Params
+from ..run_config import RunConfig
+
+if TYPE_CHECKING:
+    from ..runtime.tiling import TileConfig
 
 ProgressFn = Callable[[float, str], None]
 Resolver = Callable[[str], bytes]
@@ -36,15 +40,24 @@ class RunContext:
 
     def __init__(
         self, progress: ProgressFn | None = None, resolve: Resolver | None = None, hints: dict[str, object] | None = None, enlargement: int = 1,
-        int8: bool = False,
+        run: RunConfig | None = None,
     ) -> None:
         self._progress = progress
-        self.int8 = int8  # the opt-in int8 speed mode for networks on the CPU (ops.runtime.backends)
+        self.run = run or RunConfig()  # how this job's networks run: tile size, int8 mode, work limit (the door's)
         self.enlargement = enlargement  # how many times wider the operation makes the image (its declaration says)
         self.hints = hints or {}  # inputs beyond the spec's parameters, e.g. a subject mask clicked in the UI
         self.resolve = resolve or read_local_file  # storage keys -> bytes (the API passes its own)
         self.warnings: list[str] = []
         self.details: dict[str, object] = {}  # what exactly ran: weights, device, precision, estimates
+
+    @property
+    def int8(self) -> bool:
+        """The opt-in int8 speed mode for networks on the CPU (ops.runtime.backends)."""
+        return self.run.int8
+
+    @property
+    def tiles(self) -> TileConfig:
+        return self.run.tiles
 
     def warn(self, message: str) -> None:
         if message not in self.warnings:
@@ -82,11 +95,11 @@ class Engine(ABC):
         reasons = ([missing_reason(self.weights)] if self.weights else []) + [unavailable_reason(name) for name in self.models]
         return next((reason for reason in reasons if reason), None) or needs_reason(self)
 
-    def warm(self) -> None:
+    def warm(self, run: RunConfig) -> None:
         """Pay one-time costs (loading, backend choice, compiles) now, off the request path."""
         return None
 
-    def prepare(self, sizes: Sequence[tuple[int, int]], enlargement: int = 1, int8: bool = False) -> None:
+    def prepare(self, sizes: Sequence[tuple[int, int]], enlargement: int, run: RunConfig) -> None:
         """Pay them for inputs of these (width, height) sizes, e.g. every shape a batch will meet,
         before its first image: no image in the batch then pays a compile."""
         return None

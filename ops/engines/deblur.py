@@ -77,7 +77,7 @@ class NAFNetDeblur(Deblurrer):
 
         network = use("nafnet-gopro", ctx, pixels=picture.width * picture.height).net
         image = to_float_rgb(picture.pixels)
-        out = apply_network(network.call, image, ctx.report, network.half, "deblurring")
+        out = apply_network(network.call, image, ctx.report, network.half, "deblurring", config=ctx.tiles)
         out = image + (out - image) * params.strength  # strength 1 is the network's result; more sharpens further
         ctx.detail(weights="nafnet-gopro-width64", strength=params.strength, backend=network.backend)
         return picture.with_pixels(from_float_rgb(np.clip(out, 0, 1), picture.pixels))

@@ -48,7 +48,7 @@ class Denoiser(Engine):
             ctx.warn(f"little noise was found (sigma {estimated:.1f} of 255); the image changes little")
         call, blend, backend = self.tile_call(sigma, params.enhancement_level, ctx, picture.width * picture.height)
         ctx.detail(backend=backend)
-        out = apply_network(call, image, ctx.report, label="denoising")
+        out = apply_network(call, image, ctx.report, label="denoising", config=ctx.tiles)
         if blend < 1.0:  # a blind network removes what it sees: the level blends its result in
             out = image + (out - image) * blend
         return picture.with_pixels(from_float_rgb(out, picture.pixels))

@@ -26,6 +26,7 @@ from ..models import model, use
 from ..operations.restore import EnhanceFaceParams
 from ..restore import align, identity
 from ..restore.noise import estimate_sigma
+from ..run_config import RunConfig
 from .base import Engine, RunContext, register
 from .faces import find_faces
 
@@ -127,8 +128,8 @@ class SpandrelFaceRestorer(FaceRestorer):
         self.name, self.weights, self.description, self.fidelity = name, weights, description, fidelity  # type: ignore[misc]
         self.models = (name,)  # type: ignore[misc]
 
-    def warm(self) -> None:
-        model(self.name).net.call.prepare([(align.SIZE, align.SIZE)])
+    def warm(self, run: RunConfig) -> None:
+        model(self.name, int8=run.int8).net.call.prepare([(align.SIZE, align.SIZE)])
 
     def load(self, faces: int, ctx: RunContext) -> None:
         ready = use(self.name, ctx, pixels=align.SIZE**2, calls=faces)  # its licence notice and int8 notes warned

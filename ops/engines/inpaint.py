@@ -19,6 +19,7 @@ from ..masks import decode_data_url
 from ..models import model, use
 from ..params import Params
 from ..restore import patchmatch
+from ..run_config import RunConfig
 from .base import Engine, RunContext, register
 
 
@@ -101,8 +102,8 @@ class Lama(Inpainter):
     weights = "big-lama"
     models = ("big-lama",)
 
-    def warm(self) -> None:
-        model(self.name).net.call.prepare([])
+    def warm(self, run: RunConfig) -> None:
+        model(self.name, int8=run.int8).net.call.prepare([])
 
     def inpaint(self, picture: Picture, mask: np.ndarray, ctx: RunContext) -> Picture:
         ready = use(self.name, ctx, pixels=self.working_side**2)  # at most one working-size crop

@@ -42,8 +42,33 @@ class SegmentAnything(Selector):
     def select(self, picture: Picture, x: int, y: int, ctx: RunContext) -> np.ndarray:
         predictor = use(WEIGHTS, ctx).net
         predictor.set_image(to_8bit(picture.rgb))
-        masks, scores, _ = predictor.predict(point_coords=np.array([[x, y]]), point_labels=np.array([1]), multimask_output=True)
-        return masks[int(np.argmax(scores))].astype(bool)
+        coords, labels = np.array([[x, y]]), np.array([1])
+        masks, scores, _ = predictor.predict(point_coords=coords, point_labels=labels, multimask_output=True)
+        return chosen_mask(masks, scores, coords, labels, ctx)
+
+
+def holds(mask: np.ndarray, coords: np.ndarray, labels: np.ndarray) -> bool:
+    """Whether ``mask`` contains every positive point (label 1) and none of the negative ones (label 0)."""
+    return all(bool(mask[int(py), int(px)]) == bool(label) for (px, py), label in zip(coords, labels, strict=True))
+
+
+def chosen_mask(masks: np.ndarray, scores: np.ndarray, coords: np.ndarray, labels: np.ndarray, ctx: RunContext) -> np.ndarray:
+    """SAM's highest-scoring mask that holds the clicks (``holds``): the top score alone may go to a
+    mask of something else (a part beside the click, the background), which is not what was clicked.
+    Which mask it was goes in the details (``sam_mask``)."""
+    order = [int(i) for i in np.argsort(-np.asarray(scores, dtype=float), kind="stable")]
+    holding = [i for i in order if holds(masks[i], coords, labels)]
+    if not holding:
+        # an error, not a mask elsewhere: a mask that misses the click would edit what the user did not pick
+        where = ", ".join(f"({int(px)}, {int(py)})" for px, py in coords)
+        raise InputError(
+            f"Segment Anything found nothing to select at {where}: none of its masks contains the point; "
+            "click inside the object"
+        )
+    index = holding[0]
+    score, top = round(float(scores[index]), 4), order[0]
+    ctx.detail(sam_mask={"index": index, "score": score, "top_scoring": top, "holding_click": sorted(holding)})
+    return np.asarray(masks[index]).astype(bool)
 
 
 class SalientObject(Selector):

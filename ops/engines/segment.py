@@ -19,6 +19,7 @@ from ..imageio.pixels import to_8bit
 from ..masks import guided_filter, tidy_matte
 from ..models import model, use
 from ..params import Params
+from ..run_config import RunConfig
 from .background import COMPOSITES
 from .base import Engine, RunContext, register
 
@@ -41,7 +42,7 @@ class Segmenter(Engine):
     def session(self) -> BaseSession:
         return model(self.weights).net
 
-    def warm(self) -> None:
+    def warm(self, run: RunConfig) -> None:
         if self.unavailable_reason() is None:
             self.session()
 

@@ -30,7 +30,7 @@ from ..imageio.pixels import luma
 from ..imageio.resample import resize
 from ..params import Params
 from ..restore.jpeg import WEIGHTS as WAIFU2X
-from ..settings import get_settings
+from ..run_config import RunConfig
 from .base import Engine, RunContext, register
 
 if TYPE_CHECKING:
@@ -60,26 +60,23 @@ class SuperResolution(Engine):
         self.models = (name,)  # type: ignore[misc]
         self.description = description  # type: ignore[misc]
 
-    def warm(self) -> None:
+    def warm(self, run: RunConfig) -> None:
         from ..models import model
-        from ..runtime.tiling import TileConfig
 
         if self.unavailable_reason() is None:
-            model(self.name).net.warm(TileConfig(tile=get_settings().tile))
+            model(self.name, int8=run.int8).net.warm(run.tiles)
 
-    def prepare(self, sizes: Sequence[tuple[int, int]], enlargement: int = 1, int8: bool = False) -> None:
+    def prepare(self, sizes: Sequence[tuple[int, int]], enlargement: int, run: RunConfig) -> None:
         from ..models import model
-        from ..runtime.tiling import TileConfig
 
         if self.unavailable_reason() is None:
-            network = model(self.name, int8=int8).net
+            network = model(self.name, int8=run.int8).net
             passes = [p.input_size for width, height in sizes for p in plan_passes(width, height, enlargement, network.scale)]
-            network.prepare(passes, TileConfig(tile=get_settings().tile))
+            network.prepare(passes, run.tiles)
 
     def run(self, picture: Picture, params: Params, ctx: RunContext) -> Picture:
         from ..models import use, work
         from ..runtime.device import device  # torch loads on first model use, not for free operations
-        from ..runtime.tiling import TileConfig
 
         scale = ctx.enlargement
         ready = use(self.name, ctx)
@@ -88,10 +85,10 @@ class SuperResolution(Engine):
         check_dimensions(*target, what="the result would be")
         passes = plan_passes(picture.width, picture.height, scale, network.scale)
         flops = network.flops_per_pixel * sum(w * h for w, h in (p.input_size for p in passes))
-        config = TileConfig(tile=get_settings().tile)
+        config = ctx.tiles
         sizes, calibration = [p.input_size for p in passes], network.calibration()
         seconds, compiling = calibration.estimate(sizes, config), calibration.compiling(sizes, config)
-        work.check(ready.spec, flops, seconds, device().type)  # its own measured speed, not a FLOP rate
+        work.check(ready.spec, flops, ctx.run.max_job_seconds, seconds, device().type)  # its own measured speed, not a FLOP rate
         ctx.detail(
             weights=ready.weights,
             device=device().type,
@@ -182,7 +179,6 @@ class FaithfulUpscaler(Engine):
         from ..restore.jpeg import centre_crop
         from ..restore.noise import estimate_sigma
         from ..runtime.device import device
-        from ..runtime.tiling import TileConfig
 
         scale = ctx.enlargement
         target = (picture.width * scale, picture.height * scale)
@@ -192,7 +188,7 @@ class FaithfulUpscaler(Engine):
         level = NOISY_LEVEL if sigma >= NOISY else 0
         ready = use("waifu2x-photo", ctx, pixels=sum(w * h for w, h in (p.input_size for p in passes)), level=level)
         ctx.detail(weights=f"{ready.weights} (noise level {level})", device=device().type, passes=len(passes), estimated_noise=round(sigma, 1))
-        upscaled = _upscale(picture.pixels, target, passes, ready.net, 2, False, TileConfig(tile=get_settings().tile), ctx)
+        upscaled = _upscale(picture.pixels, target, passes, ready.net, 2, False, ctx.tiles, ctx)
         return picture.with_pixels(upscaled)
 
 

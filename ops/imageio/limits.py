@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..errors import ImageTooLargeError
-from ..settings import get_settings
+from ..host import host
 
 
 def megapixels(pixels: int) -> str:
@@ -11,13 +11,13 @@ def megapixels(pixels: int) -> str:
 
 
 def check_bytes(size: int) -> None:
-    limit = get_settings().max_bytes
+    limit = host().max_bytes
     if size > limit:
         raise ImageTooLargeError(f"file is {size:,} bytes, over the limit of {limit:,} (STUDIO_MAX_BYTES)")
 
 
 def check_dimensions(width: int, height: int, what: str = "image is") -> None:
-    settings = get_settings()
+    settings = host()
     if width * height > settings.max_pixels or max(width, height) > settings.max_side:
         raise ImageTooLargeError(
             f"{what} {width}x{height} ({megapixels(width * height)}), over the limit of "

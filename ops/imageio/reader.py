@@ -19,8 +19,8 @@ import pillow_heif
 from PIL import Image, ImageCms
 
 from ..errors import ImageDecodeError, ImageTooLargeError
+from ..host import Host, host, on_configure
 from ..memory import DECODE_BYTES_PER_PIXEL, budget
-from ..settings import get_settings
 from .limits import check_bytes, check_dimensions, megapixels
 from .picture import Picture
 from .pixels import orient
@@ -48,6 +48,13 @@ EXIF_ORIENTATION = 0x0112
 
 _SRGB = ImageCms.createProfile("sRGB")
 _PILLOW_DEFAULT_LIMIT = Image.MAX_IMAGE_PIXELS or 0
+
+
+@on_configure
+def _pillow_guard(limits: Host) -> None:
+    """Pillow's own bomb guard stays on but never below ours, so our clearer check speaks first
+    (set when the host is configured, not on every decode: other threads decode meanwhile)."""
+    Image.MAX_IMAGE_PIXELS = max(limits.max_pixels, _PILLOW_DEFAULT_LIMIT)
 
 
 def read_image(source: str | Path | bytes) -> Picture:
@@ -93,12 +100,10 @@ def decode(data: bytes, memory_wait: float | None = None) -> Picture:
 
 def _open(data: bytes) -> Image.Image:
     """Identify the format and check the size limits from the header, before any pixel is decoded."""
-    settings = get_settings()
+    limits = host()
     if not data:
         raise ImageDecodeError("the file is empty (0 bytes)")
     check_bytes(len(data))
-    # Pillow's own guard stays on but never below ours, so our clearer check speaks first
-    Image.MAX_IMAGE_PIXELS = max(settings.max_pixels, _PILLOW_DEFAULT_LIMIT)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -108,7 +113,7 @@ def _open(data: bytes) -> Image.Image:
         size = megapixels(int(claimed.group(1))) if claimed else "its size"
         raise ImageTooLargeError(
             f"image refused as a decompression bomb: {size} is far over the limit of "
-            f"{megapixels(settings.max_pixels)} (STUDIO_MAX_PIXELS)"
+            f"{megapixels(limits.max_pixels)} (STUDIO_MAX_PIXELS)"
         ) from None
     except Exception:
         raise ImageDecodeError(f"not a recognised image: the content is none of {ACCEPTED_NAMES}") from None
@@ -247,7 +252,7 @@ def _read_exif(image: Image.Image, notes: list[str]) -> tuple[bytes | None, int]
     except Exception:
         notes.append("EXIF block could not be re-encoded and was dropped")
         return None, orientation
-    limit = get_settings().max_metadata_bytes
+    limit = host().max_metadata_bytes
     if len(raw) > limit:
         notes.append(f"EXIF block of {len(raw):,} bytes exceeds {limit:,} bytes and was dropped")
         return None, orientation

@@ -10,7 +10,7 @@ import numpy as np
 from PIL import Image
 
 from ..errors import ImageTooLargeError
-from ..settings import get_settings
+from ..host import host
 from . import png_chunks
 from .picture import OutputFormat, Picture
 from .pixels import flatten_alpha, gray_alpha_to_rgba, to_8bit
@@ -67,7 +67,7 @@ def encode(
     dpi: int | None = None,
 ) -> Encoded:
     fmt = fmt or natural_format(picture)
-    quality = quality or picture.target_quality or get_settings().default_quality
+    quality = quality or picture.target_quality or host().default_quality
     request = (fmt, quality, keep_exif, dpi)
     if picture.encoded is not None and picture.encoded.request == request:
         return picture.encoded

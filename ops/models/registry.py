@@ -134,10 +134,10 @@ def use(name: str, ctx: RunContext, *, pixels: float = 0, calls: float = 1, **va
     spec = spec_of(name)
     counted = pixels and spec.work.scales
     if counted and spec.work.flops_per_pixel is not None:
-        work.check(spec, spec.work.flops_per_pixel * pixels * calls)
+        work.check(spec, spec.work.flops_per_pixel * pixels * calls, ctx.run.max_job_seconds)
     ready = model(name, int8=ctx.int8, **variant)
     if counted and spec.work.flops_per_pixel is None and ready.built.flops_per_pixel is not None:
-        work.check(spec, ready.built.flops_per_pixel * pixels * calls)
+        work.check(spec, ready.built.flops_per_pixel * pixels * calls, ctx.run.max_job_seconds)
     for note in ready.notes + ((spec.notice,) if spec.notice else ()):
         ctx.warn(note)
     return ready

@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..errors import WorkLimitError
-from ..settings import get_settings
 
 if TYPE_CHECKING:
     from .spec import ModelSpec
@@ -22,15 +21,14 @@ def seconds_for(flops: float, device_type: str) -> float:
     return flops / SUSTAINED.get(device_type, SUSTAINED["cpu"])
 
 
-def check(spec: ModelSpec, flops: float, seconds: float | None = None, device_type: str | None = None) -> None:
+def check(spec: ModelSpec, flops: float, limit: float, seconds: float | None = None, device_type: str | None = None) -> None:
     """Refuse ``flops`` of ``spec``'s work (taking ``seconds`` when measured, else at the sustained rate)
-    when it would run past the limit."""
+    when it would run past ``limit`` seconds (the job's ``max_job_seconds``)."""
     if device_type is None:
         from ..runtime.device import device
 
         device_type = device().type
     seconds = seconds_for(flops, device_type) if seconds is None else seconds
-    limit = get_settings().max_job_seconds
     if seconds > limit:
         instead = f", {spec.work.faster}" if spec.work.faster else ""
         raise WorkLimitError(

@@ -9,7 +9,6 @@ import numpy as np
 import torch
 
 from ..imageio.pixels import luma
-from ..settings import get_settings
 from .device import device
 from .tiling import TileConfig, upscale_array
 
@@ -37,11 +36,11 @@ def apply_network(
     call: Callable[[torch.Tensor], torch.Tensor], image: np.ndarray, report: Report | None = None, half: bool = False, label: str = "",
     scale: int = 1, config: TileConfig | None = None,
 ) -> np.ndarray:
-    """float RGB [0, 1] in, ``scale`` times larger out, tiled (by default at the settings' tile
-    size) on the shared device, each tile reported as progress."""
+    """float RGB [0, 1] in, ``scale`` times larger out, tiled (by default at the default tile size;
+    a job passes its own, ``ctx.tiles``) on the shared device, each tile reported as progress."""
 
     def progress(done: int, total: int) -> None:
         if report:
             report(done / total, f"{label} tile {done}/{total}".strip())
 
-    return upscale_array(call, image, scale, device(), half, config or TileConfig(tile=get_settings().tile), progress)
+    return upscale_array(call, image, scale, device(), half, config or TileConfig(), progress)

@@ -11,10 +11,10 @@ from typing import Any
 
 import torch
 
-from ..settings import get_settings
+from ..host import host
 from ..weights import WeightsSource
 from .backends.base import Compiled, Signature
-from .backends.selection import Choice, choose
+from .backends.selection import BackendChoice, choose
 from .device import device, half_precision
 from .ncnn_convert import convert
 from .signatures import Adapted, adapt
@@ -147,9 +147,9 @@ def _int8_not_run(backend: str) -> tuple[str, ...]:
     return (f"the int8 speed mode applies to networks on a CPU; this one ran {backend} on {device().type}",)
 
 
-def choose_backend(module: torch.nn.Module, signature: Signature, int8: bool = False) -> Choice:
-    settings = get_settings()
-    return choose(module, signature, settings.data_dir / "compiled", min_psnr=settings.backend_min_psnr, wanted=settings.backend, opt_in=int8)
+def choose_backend(module: torch.nn.Module, signature: Signature, int8: bool = False) -> BackendChoice:
+    settings = host()
+    return choose(module, signature, settings.compiled_dir, min_psnr=settings.backend_min_psnr, wanted=settings.backend, opt_in=int8)
 
 
 def padded(call: Compiled, needs: spandrel.SizeRequirements, scale: int) -> Compiled:

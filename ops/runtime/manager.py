@@ -34,7 +34,7 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from ..settings import get_settings
+from ..host import host
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -184,7 +184,7 @@ class NetworkManager:
         """Before a load: unload until the count leaves room for it (its size is known only after)."""
         with self._lock:
             gone = []
-            while self._loaded and len(self._loaded) + incoming > get_settings().max_loaded_networks:
+            while self._loaded and len(self._loaded) + incoming > host().max_loaded_networks:
                 gone.append(self._loaded.popitem(last=False)[1])
         if gone:
             del gone
@@ -201,7 +201,7 @@ class NetworkManager:
         """Called with the lock held: until the count and the budget hold, take out the least
         recently used network or part that can go alone, never ``keep`` (a network and one of its
         parts, or None) nor its network. Returns what went, to be freed outside the lock."""
-        settings = get_settings()
+        settings = host()
         budget = settings.max_network_bytes or default_budget()
         networks: list[Loaded] = []
         parts: list[tuple[str, Hashable, Part]] = []

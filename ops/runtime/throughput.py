@@ -11,7 +11,6 @@ than the probes run a little slower per pixel once activations outgrow the cache
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 

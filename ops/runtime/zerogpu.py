@@ -23,9 +23,9 @@ MAX_SECONDS = 300  # ZeroGPU's longest reservation for a call
 
 
 def on_zero_gpu() -> bool:
-    from ..settings import get_settings
+    from ..host import host
 
-    return get_settings().zero_gpu
+    return host().zero_gpu
 
 
 def gpu_seconds(size: tuple[int, int], steps: Sequence[PlannedStep], enlargement: float) -> int:

@@ -1,7 +1,7 @@
 """The checkpoint manager: a manifest of weight files, where they are, and how to install them."""
 
 from .fetch import FetchError, fetch
-from .manifest import Weights, WeightFile, entry, load
+from .manifest import WeightFile, Weights, entry, load
 from .source import WeightsSource
 from .store import MissingWeightsError, find, installed, require
 

@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 
 from ..errors import EngineUnavailableError
-from ..settings import get_settings
-from .manifest import DEFAULT_MANIFEST, Weights, WeightFile
+from ..host import host
+from .manifest import DEFAULT_MANIFEST, WeightFile, Weights
 
 DEFAULT_FOLDER = DEFAULT_MANIFEST.parent
 _verified: dict[tuple[str, int, int], str] = {}  # (path, size, mtime_ns) -> sha256, so big files hash once
@@ -20,7 +20,7 @@ class MissingWeightsError(EngineUnavailableError):
 
 def folders() -> list[Path]:
     """Search order: $STUDIO_CHECKPOINTS, then the repository's checkpoints/."""
-    extra = get_settings().checkpoints
+    extra = host().checkpoints
     return ([extra] if extra else []) + [DEFAULT_FOLDER]
 
 

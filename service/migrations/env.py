@@ -16,9 +16,9 @@ def _url() -> str:
     url = config.get_main_option("sqlalchemy.url")
     if url:
         return url
-    from ops.settings import get_settings
+    from ops.settings import Settings  # Alembic's own command line: a door of its own
 
-    return get_settings().db_url
+    return Settings().db_url
 
 
 def run_offline() -> None:

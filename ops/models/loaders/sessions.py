@@ -41,15 +41,15 @@ def rembg_session(name: str, path: Path) -> Any:
     import onnxruntime
     from rembg.sessions import sessions_class  # imported late: its first import compiles pymatting
 
+    from ...host import host
     from ...runtime.backends.onnx_sessions import choose_session
-    from ...settings import get_settings
 
     base = next(cls for cls in sessions_class if cls.name() == name)
     pinned = type(f"Pinned{base.__name__}", (base,), {"download_models": classmethod(lambda cls, *a, **k: str(path))})
     session = pinned(name, onnxruntime.SessionOptions(), providers=["CPUExecutionProvider"])
-    settings = get_settings()  # onnxruntime's CPU provider, or OpenVINO where it is faster and as faithful
+    settings = host()  # onnxruntime's CPU provider, or OpenVINO where it is faster and as faithful
     wanted, bar = settings.segmenter_backend, settings.segmenter_min_iou
-    session.backend = choose_session(session, path, settings.data_dir / "compiled", min_iou=bar, wanted=wanted).backend
+    session.backend = choose_session(session, path, settings.compiled_dir, min_iou=bar, wanted=wanted).backend
     return session
 
 

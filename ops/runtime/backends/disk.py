@@ -44,9 +44,9 @@ class Entry:
 
 def folder() -> Path:
     """The compiled cache of this installation (``STUDIO_DATA_DIR``/compiled)."""
-    from ...settings import get_settings
+    from ...host import host
 
-    return get_settings().data_dir / "compiled"
+    return host().compiled_dir
 
 
 def kernels(cache: Path, name: str) -> Path:
@@ -131,9 +131,9 @@ def trim(cache: Path, bound: int | None = None) -> list[Path]:
     """Delete least recently used entries until the cache takes at most ``bound`` bytes (the
     setting when None); entries in use are kept even when that leaves it over. Returns what went."""
     if bound is None:
-        from ...settings import get_settings
+        from ...host import host
 
-        bound = get_settings().compiled_cache_bytes
+        bound = host().compiled_cache_bytes
     total, removed = size(cache), []
     if total <= bound:
         return removed

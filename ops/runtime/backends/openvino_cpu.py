@@ -27,14 +27,16 @@ tiled pass), and over the memory budget the manager frees the least recently use
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import logging
 import os
+import sys
 import threading
 import time
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -301,14 +303,32 @@ class OpenVinoInt8(OpenVinoBackend):
     def intermediate(self, module: torch.nn.Module, signature: Signature, cache: Path, key: str) -> Path:
         ir = cache / f"{key}-int8.xml"
         if not ir.exists():
-            import nncf
             import openvino as ov
 
             model = ov.Core().read_model(super().intermediate(module, signature, cache, key))
             tiles = [t.numpy() for t in photo_tiles(signature, signature.example_side, QUANTISATION_TILES)]
-            quantised = nncf.quantize(model, nncf.Dataset(tiles), subset_size=len(tiles), preset=nncf.QuantizationPreset.MIXED)
+            with _nncf_on_stderr() as nncf:
+                quantised = nncf.quantize(model, nncf.Dataset(tiles), subset_size=len(tiles), preset=nncf.QuantizationPreset.MIXED)
             _save(quantised, ir)
         return ir
+
+
+@contextlib.contextmanager
+def _nncf_on_stderr() -> Iterator[Any]:
+    """nncf, imported, with its progress bars and log on stderr while in use: stdout is for results
+    (``python -m ops ... --json``). The bars are rich's, drawn to ``sys.stdout`` as it is when they
+    draw (redirected here, process-wide while quantising); the log is a handler nncf made at its import,
+    holding ``sys.stdout`` as it was then (pointed at stderr here, and back after)."""
+    with contextlib.redirect_stdout(sys.stderr):
+        import nncf
+
+        held = [h for h in logging.getLogger("nncf").handlers if type(h) is logging.StreamHandler and h.stream is not sys.stderr]
+        before = [h.setStream(sys.stderr) for h in held]
+        try:
+            yield nncf
+        finally:
+            for handler, stream in zip(held, before, strict=True):
+                handler.setStream(stream)
 
 
 def _save(model: Any, ir: Path) -> None:

@@ -12,19 +12,20 @@ from pathlib import Path
 
 import torch
 
-from . import openvino_cpu, torch_cpu  # noqa: F401  (register the backends)
 from ..throughput import best_time
+from . import openvino_cpu, torch_cpu  # noqa: F401  (register the backends)
 from .base import BACKENDS, IMAGE, Compiled, Signature
 from .openvino_cpu import SHAPE_STEP
 from .samples import compared, photo_tile
-from .verdicts import Trial, fingerprint as _fingerprint, read, write
+from .verdicts import Trial, read, write
+from .verdicts import fingerprint as _fingerprint
 
 CALIBRATION_SIDE = IMAGE.side  # input pixels per side: large enough that kernels run as on production tiles
 OPT_IN_MIN_PSNR = 38.0  # the bar of the opt-in speed mode (int8): visible only on flat areas, looked at closely
 
 
 @dataclass(frozen=True)
-class Choice:
+class BackendChoice:
     backend: str
     call: Compiled
     trials: tuple[Trial, ...]
@@ -43,24 +44,24 @@ class Choice:
         return (f"int8 speed mode asked for but not used ({why}); ran {self.backend}",)
 
 
-def choose(module: torch.nn.Module, signature: Signature, cache: Path, *, min_psnr: float = 50.0, wanted: str = "auto", opt_in: bool = False) -> Choice:
+def choose(module: torch.nn.Module, signature: Signature, cache: Path, *, min_psnr: float = 50.0, wanted: str = "auto", opt_in: bool = False) -> BackendChoice:
     """The backend to run ``module`` (called as ``signature`` says) with here. ``wanted`` names one
     (no measuring) or is "auto"."""
     digest = weights_digest(module)
     if wanted != "auto":
         backend = BACKENDS[wanted]
-        return Choice(wanted, backend.build(module, signature, cache, digest), (Trial(wanted, None, None, "asked for"),))
+        return BackendChoice(wanted, backend.build(module, signature, cache, digest), (Trial(wanted, None, None, "asked for"),))
     key = fingerprint(digest, signature, min_psnr, opt_in)
     known = read(cache).get(key)
     if known and known["backend"] in BACKENDS and BACKENDS[known["backend"]].unavailable_reason() is None:
         trials = tuple(Trial(**t) for t in known["trials"])
-        return Choice(known["backend"], BACKENDS[known["backend"]].build(module, signature, cache, digest), trials)
+        return BackendChoice(known["backend"], BACKENDS[known["backend"]].build(module, signature, cache, digest), trials)
     choice = calibrate(module, signature, cache, digest, min_psnr, opt_in)
     write(cache, key, {"backend": choice.backend, "trials": [asdict(t) for t in choice.trials]})
     return choice
 
 
-def calibrate(module: torch.nn.Module, signature: Signature, cache: Path, digest: str, min_psnr: float, opt_in: bool) -> Choice:
+def calibrate(module: torch.nn.Module, signature: Signature, cache: Path, digest: str, min_psnr: float, opt_in: bool) -> BackendChoice:
     tile = calibration_tile(signature)
     judged = compared(signature, tile)
     reference_call = BACKENDS["torch-fp32"].build(module, signature, cache, digest)
@@ -89,7 +90,7 @@ def calibrate(module: torch.nn.Module, signature: Signature, cache: Path, digest
         trials.append(Trial(name, round(seconds, 4), round(quality, 2), "passed" if passed else f"below {bar:g} dB"))
         if passed and seconds < best[0]:
             best = (seconds, name, call)
-    return Choice(best[1], best[2], tuple(trials))
+    return BackendChoice(best[1], best[2], tuple(trials))
 
 
 def calibration_tile(signature: Signature = IMAGE) -> torch.Tensor:
