@@ -130,7 +130,7 @@ def main() -> None:
     from ops.models import model
     from ops.restore.damage import restore
     from ops.restore.noise import estimate_sigma
-    from ops.runtime.apply import apply_network
+    from ops.runtime.apply import infer_tiled
     from ops.runtime.backends.verdicts import cpu_flags
 
     parser = argparse.ArgumentParser()
@@ -172,7 +172,7 @@ def main() -> None:
         hole = cv2.dilate((cover > 0.05).astype(np.uint8), np.ones((3, 3), np.uint8))
         telea = cv2.inpaint(damaged, hole, 3, cv2.INPAINT_TELEA).astype(np.float32) / 255
         sigma = estimate_sigma(damaged)
-        oracle = np.clip(np.rint(apply_network(lambda t: net(t, sigma / 255), telea) * 255), 0, 255).astype(np.uint8)
+        oracle = np.clip(np.rint(infer_tiled(lambda t: net(t, sigma / 255), telea) * 255), 0, 255).astype(np.uint8)
         oracle_fixed = float((off(oracle, clean)[truth] < TOLERANCE).mean())
         _, false_clean = stage_changes(image)
         _, false_grain = stage_changes(grainy(clean, rng))

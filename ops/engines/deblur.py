@@ -46,7 +46,7 @@ class PlugAndPlay(Deblurrer):
     weights = "ffdnet-color"
 
     def run(self, picture: Picture, params: DeblurParams, ctx: RunContext) -> Picture:  # type: ignore[override]
-        from ..runtime.apply import apply_network, from_float_rgb, to_float_rgb
+        from ..runtime.apply import from_float_rgb, infer_tiled, to_float_rgb
 
         image = to_float_rgb(picture.pixels)
         found = blur.estimate(image)
@@ -59,7 +59,7 @@ class PlugAndPlay(Deblurrer):
         net = use("ffdnet", ctx, pixels=image.shape[0] * image.shape[1], calls=ITERATIONS).net  # one prior pass per HQS iteration
 
         def denoise(x: np.ndarray, sigma: float) -> np.ndarray:
-            return apply_network(lambda t: net(t, sigma), x)
+            return infer_tiled(lambda t: net(t, sigma), x)
 
         out = deblur(image, found.kernel(), denoise, noise=noise / 255, report=ctx.report)
         out, moved = clamp_halos(out, image, found.kernel(), HALO_MARGIN / 255)
@@ -73,11 +73,11 @@ class NAFNetDeblur(Deblurrer):
     weights = "nafnet-gopro-width64"
 
     def run(self, picture: Picture, params: DeblurParams, ctx: RunContext) -> Picture:  # type: ignore[override]
-        from ..runtime.apply import apply_network, from_float_rgb, to_float_rgb
+        from ..runtime.apply import from_float_rgb, infer_tiled, to_float_rgb
 
         network = use("nafnet-gopro", ctx, pixels=picture.width * picture.height).net
         image = to_float_rgb(picture.pixels)
-        out = apply_network(network.call, image, ctx.report, network.half, "deblurring", config=ctx.tiles)
+        out = infer_tiled(network.call, image, ctx.report, network.half, "deblurring", config=ctx.tiles)
         out = image + (out - image) * params.strength  # strength 1 is the network's result; more sharpens further
         ctx.detail(weights="nafnet-gopro-width64", strength=params.strength, backend=network.backend)
         return picture.with_pixels(from_float_rgb(np.clip(out, 0, 1), picture.pixels))

@@ -38,7 +38,7 @@ class Denoiser(Engine):
     weights: str
 
     def run(self, picture: Picture, params: DenoiseParams, ctx: RunContext) -> Picture:  # type: ignore[override]
-        from ..runtime.apply import apply_network, from_float_rgb, to_float_rgb
+        from ..runtime.apply import from_float_rgb, infer_tiled, to_float_rgb
 
         image = to_float_rgb(picture.pixels)
         estimated = estimate_sigma(image)
@@ -48,7 +48,7 @@ class Denoiser(Engine):
             ctx.warn(f"little noise was found (sigma {estimated:.1f} of 255); the image changes little")
         call, blend, backend = self.tile_call(sigma, params.enhancement_level, ctx, picture.width * picture.height)
         ctx.detail(backend=backend)
-        out = apply_network(call, image, ctx.report, label="denoising", config=ctx.tiles)
+        out = infer_tiled(call, image, ctx.report, label="denoising", config=ctx.tiles)
         if blend < 1.0:  # a blind network removes what it sees: the level blends its result in
             out = image + (out - image) * blend
         return picture.with_pixels(from_float_rgb(out, picture.pixels))

@@ -34,7 +34,7 @@ class LatentDiffusionSR(Engine):
         import cv2
         import torch
 
-        from ..runtime.apply import apply_network, from_float_rgb, to_float_rgb
+        from ..runtime.apply import from_float_rgb, infer_tiled, to_float_rgb
         from ..runtime.tiling import TileConfig
 
         pipe = use(WEIGHTS, ctx, pixels=picture.width * picture.height, calls=STEPS).net  # the UNet runs at the input's size
@@ -49,7 +49,7 @@ class LatentDiffusionSR(Engine):
         image = to_float_rgb(picture.pixels)
         target = (picture.width * ctx.enlargement, picture.height * ctx.enlargement)
 
-        big = apply_network(tile, image, ctx.report, label="diffusion", scale=native, config=TileConfig(tile=TILE, overlap=16, context=8))
+        big = infer_tiled(tile, image, ctx.report, label="diffusion", scale=native, config=TileConfig(tile=TILE, overlap=16, context=8))
         if (big.shape[1], big.shape[0]) != target:
             big = cv2.resize(big, target, interpolation=cv2.INTER_AREA if big.shape[1] > target[0] else cv2.INTER_LANCZOS4)
         ctx.detail(weights=WEIGHTS, steps=STEPS, native_scale=native)

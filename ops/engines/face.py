@@ -151,7 +151,7 @@ class AlignedRealESRGAN(FaceRestorer):
     description = "Offline, the sharper option: the aligned face from its own resolution through FFDNet (noise) and Real-ESRGAN x4plus (invented detail)"
 
     def restore(self, face: np.ndarray, level: float, native: float, ctx: RunContext, around: np.ndarray | None = None) -> Restored:
-        from ..runtime.apply import apply_network
+        from ..runtime.apply import infer_tiled
         from ..runtime.device import device
         from ..runtime.tiling import upscale_array
 
@@ -160,7 +160,7 @@ class AlignedRealESRGAN(FaceRestorer):
         sigma = estimate_sigma(small)
         if sigma > 2:
             net = use("ffdnet", ctx, pixels=side * side).net
-            small = apply_network(lambda t: net(t, sigma / 255), small)
+            small = infer_tiled(lambda t: net(t, sigma / 255), small)
         sr = use("realesrgan-x4plus", ctx, pixels=side * side).net
         big = upscale_array(sr.call, np.ascontiguousarray(small), sr.scale, device(), sr.half)
         return Restored(_to_frame(big), level)
@@ -248,18 +248,18 @@ class FaithfulFace(FaceRestorer):
     description = "Offline, fidelity first: deblocking/denoising at the measured level, waifu2x photo upscaling (PSNR-trained), halo-free sharpening"
 
     def restore(self, face: np.ndarray, level: float, native: float, ctx: RunContext, around: np.ndarray | None = None) -> Restored:
-        from ..runtime.apply import apply_network
+        from ..runtime.apply import infer_tiled
 
         side = work_side(face, native)
         small = cv2.resize(face, (side, side), interpolation=cv2.INTER_AREA)
         sigma = residual = estimate_sigma(small)
         if sigma >= NOISY:
             net = use("ffdnet", ctx, pixels=side * side).net
-            small = np.clip(apply_network(lambda t: net(t, sigma / 255), small), 0, 1)
+            small = np.clip(infer_tiled(lambda t: net(t, sigma / 255), small), 0, 1)
             residual = estimate_sigma(small)  # what FFDNet left (correlated noise of an upscaled picture)
         grid = grid_strength(face if around is None else around)
         jpeg = next(lv for floor, lv in GRID_LEVELS if grid >= floor)
-        big = np.clip(apply_network(use("waifu2x-photo", ctx, pixels=side * side, level=jpeg).net, small, scale=2), 0, 1)  # one pass: a second 2x measured no better
+        big = np.clip(infer_tiled(use("waifu2x-photo", ctx, pixels=side * side, level=jpeg).net, small, scale=2), 0, 1)  # one pass: a second 2x measured no better
         radius = float(np.clip(0.4 * align.SIZE / side, 0.5, 3.0))  # about one source pixel
         facts = {"side": side, "noise_sigma": round(sigma, 2), "denoised": bool(sigma >= NOISY), "jpeg_grid": round(grid, 2), "jpeg_level": jpeg, "sharpen_radius": round(radius, 2)}
         return Restored(sharpen(_to_frame(big), radius, residual), level, facts)  # the noise left is not sharpened

@@ -41,7 +41,7 @@ class OldPhoto(Engine):
     deblocks = True  # a scan saved as a blocky JPEG is deblocked first (ops.restore.jpeg)
 
     def run(self, picture: Picture, params: RestoreOldPhotoParams, ctx: RunContext) -> Picture:  # type: ignore[override]
-        from ..runtime.apply import apply_network, from_float_rgb, to_float_rgb
+        from ..runtime.apply import from_float_rgb, infer_tiled, to_float_rgb
 
         if params.enable_colorization and (reason := unavailable_reason(COLORIZER)) is not None:  # before any work
             raise EngineUnavailableError(f"colourisation needs DDColor: {reason} ({entry(COLORIZER).size_hint})")
@@ -60,7 +60,7 @@ class OldPhoto(Engine):
         sigma = estimate_sigma(image)
         if sigma > 1.5:
             net = use("ffdnet", ctx, pixels=image.shape[0] * image.shape[1]).net
-            image = apply_network(lambda t: net(t, sigma / 255), image)
+            image = infer_tiled(lambda t: net(t, sigma / 255), image)
             stages.append(f"denoise (ffdnet, sigma {sigma:.1f})")
         picture = picture.with_pixels(from_float_rgb(image, picture.pixels))
         if params.face_enhancement_level > 0:

@@ -138,7 +138,7 @@ def deblock(
     import cv2
 
     from ..models import model, use
-    from ..runtime.apply import apply_network
+    from ..runtime.apply import infer_tiled
     from ..runtime.tiling import TileConfig
 
     before = before or measure_pixels(image)
@@ -149,7 +149,7 @@ def deblock(
     while len(levels) < PASSES and (not levels or ratio >= VISIBLE):
         level = level_for(ratio)
         net = (use(MODEL, ctx, pixels=image.shape[0] * image.shape[1], level=level) if ctx else model(MODEL, level=level)).net
-        big = apply_network(net, out, report, label=f"removing JPEG blocks (pass {len(levels) + 1}),", scale=2,
+        big = infer_tiled(net, out, report, label=f"removing JPEG blocks (pass {len(levels) + 1}),", scale=2,
                             config=TileConfig(tile=256))  # fmt: skip
         candidate = np.clip(cv2.resize(big, (image.shape[1], image.shape[0]), interpolation=cv2.INTER_AREA), 0.0, 1.0)
         after = _ratio_at(candidate, before.phase)

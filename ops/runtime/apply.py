@@ -32,7 +32,7 @@ def from_float_rgb(image: np.ndarray, like: np.ndarray) -> np.ndarray:
     return np.concatenate([out, like[..., -1:]], axis=2) if channels in (2, 4) else out
 
 
-def apply_network(
+def infer_tiled(
     call: Callable[[torch.Tensor], torch.Tensor], image: np.ndarray, report: Report | None = None, half: bool = False, label: str = "",
     scale: int = 1, config: TileConfig | None = None,
 ) -> np.ndarray:
