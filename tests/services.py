@@ -124,7 +124,7 @@ class Cluster:
 
     def start_api(self) -> str:
         port = free_port()
-        code = "import sys, uvicorn; from app import create; uvicorn.run(create(with_ui=False), host='127.0.0.1', port=int(sys.argv[1]), log_level='warning', proxy_headers=False)"
+        code = "import sys, uvicorn; from app import create; from ops.settings import Settings; uvicorn.run(create(Settings(), with_ui=False), host='127.0.0.1', port=int(sys.argv[1]), log_level='warning', proxy_headers=False)"
         self._spawn([sys.executable, "-c", code, str(port)], f"api-{port}")
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 120

@@ -16,6 +16,7 @@ import pytest
 from PIL import Image
 
 from tests import services
+from tests.conftest import SetHost
 from tests.server_harness import bearer, poll_job
 
 NEEDS_SERVERS = pytest.mark.skipif(bool(services.missing()), reason=f"scale-out tests need real servers: {services.missing()}")
@@ -126,7 +127,7 @@ def test_the_embedded_default_needs_none_of_it(tmp_path: Path) -> None:
     assert studio.storage.local
 
 
-def test_model_work_asks_zero_gpu_for_a_duration_from_its_size(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_model_work_asks_zero_gpu_for_a_duration_from_its_size(monkeypatch: pytest.MonkeyPatch, set_host: SetHost) -> None:
     import spaces
 
     from ops import chain
@@ -145,7 +146,7 @@ def test_model_work_asks_zero_gpu_for_a_duration_from_its_size(monkeypatch: pyte
 
         return wrap
 
-    monkeypatch.setenv("SPACES_ZERO_GPU", "true")
+    set_host(zero_gpu=True)  # what SPACES_ZERO_GPU=true gives a door's settings
     monkeypatch.setattr(spaces, "GPU", gpu)
     zerogpu.on_slice.cache_clear()
     small, large = _png(32), _png(256)
